@@ -1,0 +1,270 @@
+"""distill.py on tiny random models (no downloads): init, losses, training, outputs, errors."""
+import json
+
+import pytest
+import torch
+import transformers as tf
+
+import data
+import distill
+
+WIDTH = 32
+
+
+def tiny_bert(layers=4, labels=2, width=WIDTH):
+    config = tf.BertConfig(vocab_size=30522, hidden_size=width, num_hidden_layers=layers, num_attention_heads=4,
+                           intermediate_size=64, max_position_embeddings=64, num_labels=labels)
+    torch.manual_seed(0)
+    return tf.BertForSequenceClassification(config)
+
+
+def tiny_seq2seq(kind, layers=4):
+    torch.manual_seed(0)
+    if kind == "bart":
+        return tf.BartForConditionalGeneration(tf.BartConfig(
+            vocab_size=64, d_model=WIDTH, encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=4,
+            decoder_attention_heads=4, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64))
+    if kind == "t5":
+        return tf.T5ForConditionalGeneration(tf.T5Config(
+            vocab_size=64, d_model=WIDTH, d_kv=8, d_ff=64, num_layers=layers, num_decoder_layers=layers, num_heads=4,
+            decoder_start_token_id=0))
+    bert = dict(vocab_size=64, hidden_size=WIDTH, num_hidden_layers=layers, num_attention_heads=4,
+                intermediate_size=64, max_position_embeddings=64)
+    config = tf.EncoderDecoderConfig.from_encoder_decoder_configs(
+        tf.BertConfig(**bert), tf.BertConfig(**bert, is_decoder=True, add_cross_attention=True))
+    config.decoder_start_token_id, config.pad_token_id = 1, 0
+    return tf.EncoderDecoderModel(config=config)
+
+
+def args_for(*extra):
+    args = distill.parse_args(["--lr", "1e-3", *extra])
+    args.hid_reduction = args.hid_reduction or "bert"
+    return args
+
+
+def random_batch(seq2seq=False, batch_size=4, length=7):
+    generator = torch.Generator().manual_seed(1)
+    input_ids = torch.randint(5, 60, (batch_size, length), generator=generator)
+    attention_mask = torch.ones_like(input_ids)
+    attention_mask[0, 5:] = 0  # one padded row
+    input_ids[0, 5:] = 0
+    labels = (torch.randint(5, 60, (batch_size, 5), generator=generator) if seq2seq
+              else torch.tensor([0, 1, 0, 1]))
+    if seq2seq:
+        labels[1, 3:] = -100
+    return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+
+
+# ------------------------------------------------------------------ student initialisation
+def test_copy_init_copies_the_selected_blocks():
+    teacher = tiny_bert(layers=4)
+    student, copied = distill.build_student(teacher, "copy", {"encoder": 2})
+    assert copied == {"encoder": [2, 4]}
+    for student_block, teacher_block in ((0, 1), (1, 3)):
+        for (name, value), (_, source) in zip(student.bert.encoder.layer[student_block].state_dict().items(),
+                                              teacher.bert.encoder.layer[teacher_block].state_dict().items()):
+            assert torch.equal(value, source), name
+    assert torch.equal(student.bert.embeddings.word_embeddings.weight, teacher.bert.embeddings.word_embeddings.weight)
+    assert torch.equal(student.bert.pooler.dense.weight, teacher.bert.pooler.dense.weight)
+    assert not torch.equal(student.classifier.weight, teacher.classifier.weight)  # the head stays fresh
+
+
+def test_copy_from_lower_upper_and_explicit_list():
+    teacher = tiny_bert(layers=4)
+    for copy_from, expected in (("lower", [1, 2]), ("upper", [3, 4]), ("4,1", [4, 1])):
+        student, copied = distill.build_student(teacher, "copy", {"encoder": 2}, copy_from=copy_from)
+        assert copied["encoder"] == expected
+        teacher_block = teacher.bert.encoder.layer[expected[0] - 1]
+        assert torch.equal(student.bert.encoder.layer[0].output.dense.weight, teacher_block.output.dense.weight)
+
+
+def test_random_init_is_fresh_and_seeded():
+    teacher = tiny_bert(layers=4)
+    student, copied = distill.build_student(teacher, "random", {"encoder": 2}, seed=3)
+    again, _ = distill.build_student(teacher, "random", {"encoder": 2}, seed=3)
+    assert copied is None
+    assert not torch.equal(student.bert.encoder.layer[0].output.dense.weight,
+                           teacher.bert.encoder.layer[0].output.dense.weight)
+    assert not torch.equal(student.bert.embeddings.word_embeddings.weight,
+                           teacher.bert.embeddings.word_embeddings.weight)
+    assert torch.equal(student.bert.encoder.layer[0].output.dense.weight, again.bert.encoder.layer[0].output.dense.weight)
+
+
+@pytest.mark.parametrize("kind", ["bart", "t5", "bert2bert"])
+def test_copy_init_for_encoder_decoder_models(kind):
+    teacher = tiny_seq2seq(kind, layers=4)
+    student, copied = distill.build_student(teacher, "copy", {"encoder": 2, "decoder": 2}, copy_from="upper")
+    assert copied == {"encoder": [3, 4], "decoder": [3, 4]}
+    teacher_state, copied_keys = teacher.state_dict(), 0
+    for key, value in student.state_dict().items():
+        found = distill.BLOCK_INDEX.search(key)
+        if found and found.group(2) == "1":  # student block 1 <- teacher block 3 (0-based), both stacks
+            source = distill.teacher_key(key, copied)
+            assert distill.BLOCK_INDEX.search(source).group(2) == "3"
+            assert torch.equal(value, teacher_state[source]), key
+            copied_keys += 1
+    assert copied_keys > 4
+    assert distill.stack_depths(student.config) == {"encoder": 2, "decoder": 2}
+
+
+def test_width_projections_and_copy_width_error():
+    teacher = tiny_bert(layers=4)
+    args = args_for("--student-layers", "2", "--student-width", "16", "--init", "random")
+    run = distill.make_run(teacher, {"kind": "classification"}, args, "random", "forward", 0, distill.Path("x"))
+    projections = run["model"].hidden_projections
+    assert sorted(projections) == ["encoder_0", "encoder_1", "encoder_2"]
+    assert all(p.weight.shape == (WIDTH, 16) and p.bias is None for p in projections.values())
+    loss, parts = distill.distillation_loss(run, random_batch(), teacher(**random_batch(), output_hidden_states=True),
+                                            args)
+    loss.backward()
+    assert projections["encoder_1"].weight.grad.abs().sum() > 0  # the projections are trained
+    with pytest.raises(ValueError, match="copy init needs the teacher's width"):
+        distill.build_student(teacher, "copy", {"encoder": 2}, width=16)
+    with pytest.raises(ValueError, match="multiple of the teacher's 4 attention heads"):
+        distill.build_student(teacher, "random", {"encoder": 2}, width=18)
+
+
+# ------------------------------------------------------------------ losses
+def test_hidden_loss_is_zero_for_identical_states():
+    states = tuple(torch.randn(2, 5, 8) for _ in range(3))
+    mask = torch.ones(2, 5)
+    for reduction in ("bert", "token", "seq2seq"):
+        assert distill.hidden_loss(states, states, [(0, 0), (1, 1), (2, 2)], mask, reduction).item() == 0.0
+
+
+def test_hidden_loss_matches_a_hand_computation_with_padding():
+    student = (torch.zeros(2, 3, 2),)
+    teacher = (torch.tensor([[[1.0, 1.0], [2.0, 0.0], [9.0, 9.0]],
+                             [[0.0, 3.0], [5.0, 5.0], [5.0, 5.0]]]),)
+    mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
+    # valid squared norms: 2, 4 (row 0) and 9 (row 1); padding (9+9+..., 50, 50) must not count
+    assert distill.hidden_loss(student, teacher, [(0, 0)], mask, "token").item() == pytest.approx(15 / 3)
+    assert distill.hidden_loss(student, teacher, [(0, 0)], mask, "bert").item() == pytest.approx(15 / (2 * 3))
+    assert distill.hidden_loss(student, teacher, [(0, 0)], mask, "seq2seq").item() == pytest.approx(15 / (3 * 2))
+    doubled_student, doubled_teacher = (student[0] * 2,), (teacher[0] * 2,)
+    two_pairs = distill.hidden_loss(doubled_student, doubled_teacher, [(0, 0), (0, 0)], mask, "seq2seq").item()
+    assert two_pairs == pytest.approx(2 * 4 * 15 / 6)  # seq2seq sums over pairs; states doubled -> x4
+
+
+def test_hidden_loss_normalisation_ignores_scale():
+    states = (torch.randn(2, 4, 8),)
+    mask = torch.ones(2, 4)
+    assert distill.hidden_loss(states, (states[0] * 5,), [(0, 0)], mask, "token", norm="l2").item() < 1e-10
+    assert distill.hidden_loss(states, (states[0] * 5 + 1,), [(0, 0)], mask, "token", norm="layernorm").item() < 1e-6
+
+
+def test_kd_loss_is_zero_when_student_equals_teacher_and_masks_padding():
+    logits = torch.randn(4, 3)
+    assert distill.kd_loss(logits, logits).item() == pytest.approx(0.0, abs=1e-6)
+    student, teacher = torch.zeros(1, 2, 3), torch.tensor([[[5.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
+    masked = distill.kd_loss(student, teacher, mask=torch.tensor([[0, 1]]))
+    assert masked.item() == pytest.approx(0.0, abs=1e-6)  # only the uniform, identical token counts
+    assert distill.kd_loss(student, teacher, temperature=2.0, mask=torch.tensor([[1, 0]])).item() > 0
+
+
+# ------------------------------------------------------------------ training
+@pytest.mark.parametrize("strategy", ["forward", "reverse", "random", "all-to-one", "none", "last"])
+def test_every_strategy_trains_and_the_loss_goes_down(strategy):
+    teacher = tiny_bert(layers=4)
+    args = args_for("--student-layers", "2")
+    run = distill.make_run(teacher, {"kind": "classification"}, args, "copy", strategy, 0, distill.Path("x"))
+    batch = random_batch()
+    with torch.no_grad():
+        teacher_outputs = teacher(**batch, output_hidden_states=True)
+    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
+    losses = []
+    for _ in range(8):
+        loss, parts = distill.distillation_loss(run, batch, teacher_outputs, args)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert ("hid" in parts) == (strategy != "none")
+    assert losses[-1] < losses[0]
+
+
+@pytest.mark.parametrize("kind", ["bart", "t5", "bert2bert"])
+def test_encoder_decoder_students_match_both_stacks(kind):
+    teacher = tiny_seq2seq(kind, layers=4)
+    args = args_for("--student-layers", "2", "--hid-reduction", "seq2seq", "--temperature", "2")
+    run = distill.make_run(teacher, {"kind": "generation"}, args, "random", "reverse", 0, distill.Path("x"))
+    assert run["pairs"] == {"encoder": [(0, 0), (1, 4), (2, 2)], "decoder": [(0, 0), (1, 4), (2, 2)]}
+    batch = random_batch(seq2seq=True)
+    with torch.no_grad():
+        teacher_outputs = teacher(**batch, output_hidden_states=True)
+    assert set(distill.hidden_states(teacher_outputs)) == {"encoder", "decoder"}
+    optimizer = torch.optim.AdamW(run["model"].parameters(), lr=1e-3)
+    losses = []
+    for _ in range(6):
+        loss, parts = distill.distillation_loss(run, batch, teacher_outputs, args)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    assert parts["hid"].item() > 0 and losses[-1] < losses[0]
+
+
+# ------------------------------------------------------------------ end to end
+@pytest.fixture(scope="module")
+def tiny_teacher_dir(tmp_path_factory):
+    """A tiny 'fine-tuned' classifier saved with the packaged MiniLM tokenizer."""
+    directory = tmp_path_factory.mktemp("teacher")
+    teacher = tiny_bert(layers=4)
+    teacher.save_pretrained(directory)
+    tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()).save_pretrained(directory)
+    return directory
+
+
+def run_cli(*argv):
+    distill.main(list(map(str, argv)))
+
+
+def test_end_to_end_writes_metrics_and_a_loadable_student(tiny_teacher_dir, tmp_path):
+    out = tmp_path / "student"
+    run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 4,
+            "--eval-every", 2, "--max-length", 32, "--lr", "1e-3", "--out", out)
+    metrics = json.loads((out / "metrics.json").read_text())
+    for field in ("task", "strategy", "init", "student_layers", "student_width", "seed", "metrics", "steps",
+                  "wall_time_s", "teacher", "offline", "pairs", "copied_blocks", "hid_reduction", "history"):
+        assert field in metrics, field
+    assert metrics["offline"] is True and metrics["steps"] == 4 and metrics["student_layers"] == {"encoder": 2}
+    assert metrics["pairs"] == {"encoder": [[0, 0], [1, 2], [2, 4]]}
+    assert 0 <= metrics["metrics"]["dev"]["accuracy"] <= 1 and "accuracy" in metrics["teacher"]["metrics"]["dev"]
+    assert [h["step"] for h in metrics["history"]] == [2, 4]
+    student = tf.AutoModelForSequenceClassification.from_pretrained(out)
+    assert student.config.num_hidden_layers == 2
+    # a finished run is not redone, and nothing is overwritten
+    before = (out / "metrics.json").read_text()
+    run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 4, "--out", out)
+    assert (out / "metrics.json").read_text() == before
+
+
+def test_lockstep_runs_write_one_directory_each(tiny_teacher_dir, tmp_path):
+    run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 2,
+            "--max-length", 32, "--strategy", "forward,none", "--init", "copy,random", "--out", tmp_path)
+    names = sorted(p.parent.name for p in tmp_path.glob("*/metrics.json"))
+    assert names == ["copy-forward-seed0", "copy-none-seed0", "random-forward-seed0", "random-none-seed0"]
+    assert json.loads((tmp_path / "random-none-seed0" / "metrics.json").read_text())["lockstep_students"] == 4
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--strategy", "sideways"], "unknown strategy 'sideways'"),
+    (["--init", "warm"], "unknown init 'warm'"),
+    (["--task", "nope"], "unknown task 'nope'"),
+    (["--student-layers", "9"], "deeper than teacher"),
+    (["--copy-from", "middle"], "unknown copy choice 'middle'"),
+    (["--train-file", "/nonexistent.csv", "--dev-file", "/nonexistent.csv"], "does not exist"),
+])
+def test_bad_flags_exit_with_one_clear_line(tiny_teacher_dir, tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--teacher", tiny_teacher_dir, "--n-train", 32, "--max-steps", 1, "--out", tmp_path / "x", *argv)
+    assert message in str(exit_info.value) and str(exit_info.value).startswith("error: ")
+    assert not (tmp_path / "x" / "metrics.json").exists()
+
+
+def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--task", "synth-sentiment", "--teacher-base", "bert-base-uncased", "--out", tmp_path)
+    assert "could not load 'bert-base-uncased'" in str(exit_info.value)
+    assert "synth-sentiment" in str(exit_info.value)
