@@ -323,6 +323,23 @@ def encode(task, examples, tokenizer, max_length):
             for s, t, e in zip(sources["input_ids"], targets["input_ids"], examples)]
 
 
+def task_vocabulary(tokenizer, task):
+    """A WordPiece tokenizer restricted to the word pieces a (synthetic) task uses.
+
+    The offline tasks use about 100 of MiniLM's 30522 word pieces, yet every step pays
+    for the full table: the optimiser update of the embeddings and, for generation, a
+    30522-way softmax per target token. Keeping only the used pieces (in their original
+    order, so [PAD] stays 0) tokenises the task's text exactly as before and makes
+    those costs vanish. Returns the small tokenizer and the kept original ids.
+    """
+    from transformers import BertTokenizer
+    texts = [text for split in [task["train"], *task["dev"].values()] for row in split
+             for key, text in row.items() if key in ("text", "text_pair", "source", "target") and text]
+    kept = sorted({i for ids in tokenizer(texts)["input_ids"] for i in ids} | set(tokenizer.all_special_ids))
+    pieces = tokenizer.convert_ids_to_tokens(kept)
+    return BertTokenizer(vocab={piece: i for i, piece in enumerate(pieces)}, do_lower_case=True), kept
+
+
 def pad(sequences, value):
     width = max(len(s) for s in sequences)
     return torch.tensor([list(s) + [value] * (width - len(s)) for s in sequences])
