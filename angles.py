@@ -2,6 +2,7 @@
 
     python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student runs/student --out runs/angles
     python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student random --out runs/angles-before
+    (--student random or copy: an untrained 2-layer student, built as distill.py builds it)
 
 The paper's explanation (Yu, Wen, Mou 2025; PAPER.md, "Angle analysis"): the hidden-state
 loss pulls a student hidden state s towards some teacher hidden state t_k. Seen from s,
@@ -50,25 +51,27 @@ import mapping
 BINS = 200  # histogram bins on [-1, 1]
 EPS = 1e-5  # a direction shorter than EPS x the states' norm has no angle: s sits on t
 MATRICES = ("teacher_teacher", "teacher_student", "student_student")
+UNTRAINED = ("random", "copy")  # --student words: build an untrained student instead of loading one
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a("--teacher", required=True, help="fine-tuned teacher directory (model and tokenizer)")
-    a("--student", required=True, help="student directory written by distill.py, or 'random': a fresh "
-      "random-init student of --student-layers blocks (the 'before training' point)")
+    a("--student", required=True, help="student directory written by distill.py, or 'random' / 'copy': an "
+      "untrained student of --student-layers blocks, freshly initialised (the 'before training' point)")
     a("--out", required=True, help="output directory; only angles.json, angles.csv, matrices.csv, "
       "angles_histogram.png and heatmaps_<stack>.png are written there")
-    a("--task", default="synth-sentiment", help="task whose dev set is used (default: synth-sentiment; see distill.py --list-tasks)")
+    a("--task", default="synth-sentiment", help="task whose dev set is used (default: synth-sentiment; "
+      "see distill.py --list-tasks)")
     a("--max-examples", type=int, default=200, help="use the first N dev examples (default: 200)")
     a("--batch-size", type=int, default=32, help="default: 32; memory grows with it, not with --max-examples")
     a("--max-length", type=int, default=128, help="tokens per input (default: 128, as distill.py)")
-    a("--student-layers", type=int, default=2, help="depth of the 'random' student, per stack (default: 2)")
+    a("--student-layers", type=int, default=2, help="depth of an untrained student, per stack (default: 2)")
     a("--student-layer", help="comma list of student hidden states to look from (default: every block, 1..L_S)")
     a("--with-embeddings", action="store_true", help="also use hidden state 0 (embeddings): teacher pairs "
       "include t_0 and the default student layers include s_0")
-    a("--seed", type=int, default=0, help="seed of the 'random' student (default: 0)")
+    a("--seed", type=int, default=0, help="seed of an untrained student (default: 0)")
     return p.parse_args(argv)
 
 
@@ -396,15 +399,15 @@ def load_models(args, task):
     """Teacher, tokenizer, student and its width maps, with one clear error for bad input."""
     import transformers as tf
     for name, directory in (("teacher", args.teacher), ("student", args.student)):
-        if directory != "random" and not Path(directory, "config.json").is_file():
+        if directory not in UNTRAINED and not Path(directory, "config.json").is_file():
             raise ValueError(f"--{name} {directory} is not a saved model directory (no config.json)")
     teacher = distill.load_model(task, args.teacher)
     tokenizer = tf.AutoTokenizer.from_pretrained(args.teacher)
-    if args.student == "random":
+    if args.student in UNTRAINED:  # built here exactly as distill.py builds it before training
         depths = {stack: args.student_layers for stack in distill.stack_depths(teacher.config)}
         for stack, depth in depths.items():
             mapping.check_depths(distill.stack_depths(teacher.config)[stack], depth)
-        student, _ = distill.build_student(teacher, "random", depths, seed=args.seed)
+        student, _ = distill.build_student(teacher, args.student, depths, seed=args.seed)
         return teacher, tokenizer, student, {}
     student = distill.load_model(task, args.student)
     if student.config.model_type != teacher.config.model_type:
@@ -431,7 +434,7 @@ def analyse(args):
     batches = data.batches(encoded, args.batch_size, tokenizer.pad_token_id, order="given")
     results = summarise(measure(teacher, student, batches, plan, projections), plan)
     meta = {"task": task["name"], "teacher": str(args.teacher), "student": str(args.student),
-            "student_seed": args.seed if args.student == "random" else None, "examples": len(rows),
+            "student_seed": args.seed if args.student in UNTRAINED else None, "examples": len(rows),
             "with_embeddings": args.with_embeddings, "notes": notes,
             "definition": "cos angle(t_i - s_l, t_k - s_l) over real tokens, every teacher pair i < k "
                           "(teacher_layers) and every student layer l (student_layers); acute = cos > 0",

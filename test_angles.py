@@ -136,10 +136,13 @@ def test_end_to_end_writes_json_csv_and_figures(model_dirs, tmp_path, capsys):
     assert rows[0].startswith("stack,measure,student_layer") and len(rows) == 1 + 2 + 1 + 1 + 1
 
 
-def test_random_student_and_a_narrow_student_with_a_missing_map(model_dirs, tmp_path, capsys):
-    results = run_cli("--teacher", model_dirs / "teacher", "--student", "random", "--student-layers", 3,
-                      "--out", tmp_path / "random", "--max-examples", 6, "--max-length", 32)
-    assert results["stacks"]["encoder"]["student_layers"] == [1, 2, 3]
+def test_untrained_students_and_a_narrow_student_with_a_missing_map(model_dirs, tmp_path, capsys):
+    for untrained in ("random", "copy"):
+        results = run_cli("--teacher", model_dirs / "teacher", "--student", untrained, "--student-layers", 3,
+                          "--out", tmp_path / untrained, "--max-examples", 6, "--max-length", 32)
+        assert results["stacks"]["encoder"]["student_layers"] == [1, 2, 3]
+    copied = results["stacks"]["encoder"]["matrices"]["teacher_student"]["mean_distance"]
+    assert copied[0][0] == pytest.approx(0.0, abs=1e-5)  # a copy-init student starts on the teacher's embeddings
     results = run_cli("--teacher", model_dirs / "teacher", "--student", model_dirs / "narrow",
                       "--out", tmp_path / "narrow", "--max-examples", 6, "--max-length", 32)
     assert "student layer 1 skipped" in capsys.readouterr().out
