@@ -33,7 +33,6 @@ distill.py saves in hidden_projections.pt; a student layer without a map is skip
 """
 import argparse
 import csv
-import json
 import math
 import sys
 from pathlib import Path
