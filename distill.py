@@ -56,7 +56,8 @@ def parse_args(argv=None):
       "(default: bert-base-uncased for GLUE, facebook/bart-large for dart, t5-base for wmt16-en-ro, "
       "the packaged MiniLM ('minilm') for synth-* tasks)")
     a("--teacher-dir", help="where the fine-tuned teacher is saved and looked up "
-      "(default: runs/teachers/<task>-<base>-seed<seed>)")
+      "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
+    a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
     a("--task-vocab", default="auto", choices=("auto", "no"),
       help="auto: for synth-* tasks on the packaged MiniLM, keep only the task's word pieces "
       "(same tokenisation, much faster steps; see data.task_vocabulary)")
@@ -414,7 +415,7 @@ def linear_decay(optimizer, total_steps):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
 
 
-def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_steps, eval_steps, desc):
+def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_steps, eval_steps, desc, seed):
     """Train every run in lockstep; keep each run's best dev checkpoint in run['best_state']."""
     for run in runs:
         params = [p for p in run["model"].parameters() if p.requires_grad]
@@ -425,7 +426,6 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_
     if teacher is not None:
         teacher.eval()
     teacher_needs_hidden = any(any(run["pairs"].values()) for run in runs)
-    seed = int(str(args.seed).split(",")[0])
     epoch_batches, step = [], 0
     progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=None)
     while step < total_steps:
@@ -554,10 +554,8 @@ def finish_run(run, tokenizer, task, args, summary):
 def get_teacher(task, args, encoded):
     """The fine-tuned teacher: --teacher DIR, a saved one in --teacher-dir, or fine-tune now."""
     import transformers as tf
-    seed = int(args.seed.split(",")[0])
     base = args.teacher_base or default_teacher_base(task)
-    directory = Path(args.teacher or args.teacher_dir or
-                     Path("runs", "teachers", f"{task['name']}-{Path(base).name}-seed{seed}"))
+    directory = Path(args.teacher or args.teacher_dir or Path("runs", "teachers", f"{task['name']}-{Path(base).name}"))
     if (directory / "metrics.json").exists() or args.teacher:
         if not (directory / "config.json").exists():
             raise ValueError(f"--teacher {directory} is not a saved model directory (no config.json)")
@@ -578,11 +576,12 @@ def get_teacher(task, args, encoded):
     print(f"fine-tuning teacher {base} on {task['name']} for {steps} steps -> {directory}")
     started = time.time()
     train([run], None, rows["train"], rows["dev"], task, tokenizer, args, args.teacher_lr, steps,
-          {steps}, desc="teacher")
+          {steps}, desc="teacher", seed=args.teacher_seed)
     teacher.load_state_dict(run["best_state"])
     save_model(teacher, tokenizer, directory)
     write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": base,
                                             "metrics": run["best_metrics"], "steps": steps,
+                                            "lr": args.teacher_lr, "seed": args.teacher_seed,
                                             "wall_time_s": round(time.time() - started, 1)})
     return teacher, tokenizer, run["best_metrics"], directory
 
@@ -645,7 +644,7 @@ def distill(args):
         eval_steps |= {int(s) for s in args.eval_steps.split(",") if 0 < int(s) <= steps}
     started = time.time()
     train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, args, args.lr, steps, eval_steps,
-          desc=f"{len(runs)} student(s)")
+          desc=f"{len(runs)} student(s)", seed=runs[0]["seed"])  # data order: the first run's seed
     summary = {"steps": steps, "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
                "teacher_width": teacher.config.hidden_size if hasattr(teacher.config, "hidden_size") else None,
