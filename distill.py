@@ -22,9 +22,12 @@ Encoder-decoder models (BART, T5, BERT2BERT) use the same loop; their encoder an
 decoder stacks are matched separately with the same strategy.
 """
 import argparse
+import contextlib
 import itertools
 import json
+import math
 import os
+import random
 import re
 import sys
 import time
@@ -86,6 +89,22 @@ def parse_args(argv=None):
       "default: bert for classification, seq2seq for generation, as in the authors' code")
     a("--hid-norm", default="none", choices=("none", "layernorm", "l2"),
       help="normalise hidden states before the loss (layernorm: the authors' T5 runs)")
+    # the related studies' methods (issue 6; PAPER.md sections 2 and 3)
+    a("--objective", default="hidden", choices=("hidden", "attention", "attention+value", "kd-only"),
+      help="what matched layers share. hidden: hidden states (the paper). attention: the attention "
+      "distributions of the blocks whose outputs are matched, KL per head (Wang et al. 2023); pairs with "
+      "hidden state 0 (embeddings, no attention) are skipped. attention+value: plus MiniLM's value relation. "
+      "kd-only: no matching, CE + KL only, whatever --strategy says. attention*: BERT-style encoders only")
+    a("--a-att", type=float, default=1.0, help="weight of the attention-transfer loss (--objective attention*)")
+    a("--supplementary", default="none", choices=("none", "mixup"),
+      help="CR-ILD's supplementary inputs (Ko et al. 2023). mixup: the matching loss is computed on each "
+      "example mixed with the batch reversed in embedding space (lambda ~ Beta(1,1), folded to >= 0.5; the "
+      "teacher sees the same mix); CE and KL stay on the clean batch. BERT-style encoders only")
+    a("--consistency", type=float, default=0.0,
+      help="CR-ILD's consistency weight w (study: 0.1; 0: off; needs --supplementary mixup): adds "
+      "w * epoch/n_epochs * [lam * MSE(S(x_mix), S'(x)) + (1 - lam) * MSE(S(x_mix), S'(x) reversed)] on the "
+      "student's last hidden state, S' = the student on the clean batch without gradient; epochs count from 0, "
+      "so there is no term in the first epoch (a run shorter than one epoch ramps by step instead)")
     # optimisation
     a("--lr", type=float, default=1e-5, help="student learning rate (authors: 1e-5 or 2e-5)")
     a("--batch-size", type=int, default=32)
@@ -352,9 +371,236 @@ def kd_loss(student_logits, teacher_logits, temperature=1.0, mask=None):
     return (per_token * mask).sum() / mask.sum() * temperature ** 2
 
 
+# ----------------------------------------------------------------------------- related studies (issue 6)
+# Two neighbouring studies as options of the same loop (PAPER.md sections 2 and 3):
+# attention transfer (Wang et al. 2023: --objective attention, attention+value) and
+# CR-ILD (Ko et al. 2023: --strategy last, --supplementary mixup, --consistency).
+# Both distil BERT encoders, so their hooks assume BERT's module layout.
+def is_bert_style(model):
+    return hasattr(getattr(model.base_model, "encoder", None), "layer")
+
+
+def check_related_flags(args, teacher):
+    """One clear error for the related studies' options outside their setting."""
+    if args.consistency < 0:
+        raise ValueError(f"--consistency {args.consistency} is a weight: give 0 (off) or e.g. 0.1 (CR-ILD)")
+    if args.consistency > 0 and args.supplementary != "mixup":
+        raise ValueError("--consistency compares the student on mixed and clean inputs: add --supplementary mixup")
+    if (args.objective.startswith("attention") or args.supplementary != "none") and not is_bert_style(teacher):
+        raise ValueError(f"--objective {args.objective} / --supplementary {args.supplementary} are implemented "
+                         f"for BERT-style encoders (classification), as in both studies; this teacher is a "
+                         f"{teacher.config.model_type}")
+
+
+def self_attention(model, block):
+    """The self-attention module of block `block` (1-based, like hidden-state indices)."""
+    return model.base_model.encoder.layer[block - 1].attention.self
+
+
+def split_heads(projection, heads):
+    """(batch, tokens, heads * d) -> (batch, heads, tokens, d): one slice per attention head."""
+    batch, tokens, width = projection.shape
+    return projection.view(batch, tokens, heads, width // heads).transpose(1, 2)
+
+
+@contextlib.contextmanager
+def capture_attention(model, blocks):
+    """Record the query, key and value projections of `blocks` during one forward pass.
+
+    Yields {block: {"query": q, "key": k, "value": v}}, each (batch, heads, tokens, head size).
+    Why not output_attentions=True: in transformers 5 only the eager kernel returns maps (the
+    default sdpa kernel returns none), and the map it returns is taken *after* attention
+    dropout, so a training student's rows hold zeros and KL(teacher || student) is infinite.
+    Recomputing softmax(Q K^T / sqrt(d)) from the projections gives the clean distributions
+    (both studies' code also starts from the scores), with any kernel, and V comes for free.
+    """
+    captured = {block: {} for block in blocks}
+
+    def keep(store, name, heads):
+        return lambda _module, _inputs, output: store.update({name: split_heads(output, heads)})
+
+    hooks = []
+    for block in blocks:
+        attention = self_attention(model, block)
+        for name in ("query", "key", "value"):
+            hooks.append(getattr(attention, name).register_forward_hook(
+                keep(captured[block], name, attention.num_attention_heads)))
+    try:
+        yield captured
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+def relation(left, right, mask):
+    """log softmax(left right^T / sqrt(d)) per head, padding keys masked: (batch, heads, T, T).
+
+    (Q, K) is the block's own attention distribution (MiniLM's attention transfer);
+    (V, V) is MiniLM's value relation (Wang et al. 2020).
+    """
+    scores = left @ right.transpose(-1, -2) / math.sqrt(left.shape[-1])
+    padding_keys = mask[:, None, None, :] == 0
+    return F.log_softmax(scores.masked_fill(padding_keys, torch.finfo(scores.dtype).min), dim=-1)
+
+
+def relation_kl(student, teacher, mask):
+    """KL(teacher row || student row), averaged over heads and real (non-padding) query rows.
+
+    Padding keys have probability 0 on both sides, so they add nothing. Heads are matched one
+    to one, so their counts must agree; distill.py's students keep the teacher's head count
+    (--student-width shrinks the head size, not the count), so this only guards direct use.
+    """
+    if student.shape[1] != teacher.shape[1]:
+        raise ValueError(f"attention transfer matches heads one to one, but the student has {student.shape[1]} "
+                         f"heads and the teacher {teacher.shape[1]}; give the student the teacher's head count")
+    per_row = F.kl_div(student, teacher, log_target=True, reduction="none").sum(-1)  # (batch, heads, T)
+    rows = mask[:, None, :].to(per_row.dtype).expand_as(per_row)
+    return (per_row * rows).sum() / rows.sum()
+
+
+def attention_pairs(pairs):
+    """Block pairs from hidden-state pairs: hidden state k >= 1 is block k's output, so its
+    attention is block k's; pairs with index 0 (the embeddings have no attention) are skipped."""
+    return [(s, t) for s, t in pairs if s > 0 and t > 0]
+
+
+def attention_loss(student, teacher, pairs, mask, values=False):
+    """L_att over the matched blocks' captured projections (capture_attention), averaged over pairs.
+
+    Per pair: relation_kl of the attention distributions, plus, with values=True, relation_kl
+    of the value relations (MiniLM: L_AT + L_VR). Scale: a mean over real query rows and heads,
+    as MiniLM writes it. The ACL 2023 study's code sums over query rows (padding included) and
+    divides by batch x heads, about T times ours; CR-ILD averages the cross-entropy over all rows.
+    """
+    losses = []
+    for s, t in attention_pairs(pairs):
+        loss = relation_kl(relation(student[s]["query"], student[s]["key"], mask),
+                           relation(teacher[t]["query"], teacher[t]["key"], mask), mask)
+        if values:
+            loss = loss + relation_kl(relation(student[s]["value"], student[s]["value"], mask),
+                                      relation(teacher[t]["value"], teacher[t]["value"], mask), mask)
+        losses.append(loss)
+    return torch.stack(losses).mean() if losses else torch.zeros(())
+
+
+def attention_blocks(pairs, side, args):
+    """The blocks whose projections attention transfer needs, on side "student" or "teacher"."""
+    if not args.objective.startswith("attention"):
+        return []
+    return sorted({pair[0 if side == "student" else 1] for pair in attention_pairs(pairs)})
+
+
+def mixing_weight(rng):
+    """CR-ILD's lambda ~ Beta(1, 1), folded to max(lambda, 1 - lambda): each mixed example
+    stays closer to its own original than to its partner."""
+    lam = rng.betavariate(1.0, 1.0)
+    return max(lam, 1.0 - lam)
+
+
+def mixed_forward(model, batch, lam, blocks):
+    """The model on CR-ILD's supplementary inputs; returns (outputs, attention projections, mask).
+
+    Example i becomes lam * e(x_i) + (1 - lam) * e(x_{B-1-i}), e = the output of the model's
+    own embedding layer (word + position + token type, LayerNorm, dropout), mixed by a hook
+    exactly where the study's code mixes; the teacher and every student use the same lam and
+    the same reversed order. The attention mask is the OR of both rows' masks, so no real
+    token of either is hidden.
+    """
+    mask = torch.maximum(batch["attention_mask"], batch["attention_mask"].flip(0))
+    mix = model.base_model.embeddings.register_forward_hook(
+        lambda _module, _inputs, embedded: lam * embedded + (1 - lam) * embedded.flip(0))
+    try:
+        with capture_attention(model, blocks) as attention:
+            outputs = model(input_ids=batch["input_ids"], attention_mask=mask,
+                            token_type_ids=batch.get("token_type_ids"), output_hidden_states=True)
+    finally:
+        mix.remove()
+    return outputs, attention, mask
+
+
+def consistency_ramp(step, steps_per_epoch, total_steps):
+    """CR-ILD's epoch / n_epochs for the 0-based `step`, with epochs counted from 0.
+
+    n_epochs is this run's length (total_steps / steps_per_epoch, so --max-steps counts), and
+    the first epoch gets no consistency term, as in the study. Deviation: in a run shorter
+    than one epoch the term would never appear, so there the ramp is step / total_steps.
+    """
+    if total_steps <= steps_per_epoch:
+        return step / total_steps
+    return (step // steps_per_epoch) / (total_steps / steps_per_epoch)
+
+
+def consistency_loss(mixed_last, clean_last, lam, mask):
+    """CR-ILD's L_IC before its weight w and ramp (PAPER.md section 3):
+
+        lam * L(S(x_mix), S'(x)) + (1 - lam) * L(S(x_mix), S'(x)[reversed])
+
+    S'(x): the student's own last hidden state on the clean batch, detached. We take it from
+    the clean pass that gives CE and KL; the study runs a third, no-grad pass (the same
+    quantity under another dropout draw). L: the study's hidden variant, element-wise MSE,
+    here over the real tokens of the clean side (the study's includes padding).
+    """
+    clean_last = clean_last.detach()
+    return (lam * hidden_loss((mixed_last,), (clean_last,), [(0, 0)], mask, "seq2seq")
+            + (1 - lam) * hidden_loss((mixed_last,), (clean_last.flip(0),), [(0, 0)], mask.flip(0), "seq2seq"))
+
+
+def teacher_forward(teacher, batch, runs, args, needs_hidden, rng):
+    """The teacher's pass over the batch, plus its side of the related studies' losses.
+
+    Returns (outputs, extras). extras["attention"]: the projections of every teacher block a
+    student's attention transfer needs. With --supplementary mixup, matching moves to the mixed
+    inputs: extras["lam"] is this step's mixing weight (one for all students) and
+    extras["mixed"] the teacher's hidden states and projections on the mixed inputs.
+    """
+    blocks = sorted({t for run in runs for t in attention_blocks(run["pairs"].get("encoder", []), "teacher", args)})
+    mixing = args.supplementary == "mixup"
+    with capture_attention(teacher, [] if mixing else blocks) as attention:
+        outputs = teacher(**model_inputs(batch), output_hidden_states=needs_hidden)
+    extras = {"attention": attention}
+    if mixing:
+        extras["lam"] = mixing_weight(rng)
+        mixed, mixed_attention, _ = mixed_forward(teacher, batch, extras["lam"], blocks)
+        extras["mixed"] = {"hidden": hidden_states(mixed), "attention": mixed_attention}
+    return outputs, extras
+
+
+def matching_losses(run, student, teacher, masks, args):
+    """The layer-matching term between a student and a teacher pass over the same inputs.
+
+    student, teacher: {"hidden": {stack: hidden states}, "attention": {block: projections}}.
+    --objective hidden gives {"hid": L_hid} (the paper), attention* gives {"att": L_att}.
+    """
+    if args.objective == "hidden":
+        projections = getattr(run["model"], "hidden_projections", None)
+        return {"hid": sum(hidden_loss(student["hidden"][stack], teacher["hidden"][stack], pairs, masks[stack],
+                                       args.hid_reduction, args.hid_norm, projections, stack)
+                           for stack, pairs in run["pairs"].items())}
+    return {"att": attention_loss(student["attention"], teacher["attention"], run["pairs"]["encoder"],
+                                  masks["encoder"], values=args.objective == "attention+value")}
+
+
+def supplementary_losses(run, batch, clean_outputs, extras, args):
+    """CR-ILD for one student: the matching term on the mixed inputs, and L_IC (--consistency)."""
+    matching = any(run["pairs"].values())
+    if not matching and args.consistency == 0:
+        return {}
+    blocks = attention_blocks(run["pairs"]["encoder"], "student", args) if matching else []
+    mixed, attention, mask = mixed_forward(run["model"], batch, extras["lam"], blocks)
+    parts = {}
+    if matching:
+        student = {"hidden": hidden_states(mixed), "attention": attention}
+        parts.update(matching_losses(run, student, extras["mixed"], {"encoder": mask}, args))
+    if args.consistency > 0:
+        parts["ic"] = extras["ramp"] * consistency_loss(mixed.hidden_states[-1], clean_outputs.hidden_states[-1],
+                                                        extras["lam"], batch["attention_mask"])
+    return parts
+
+
 # ----------------------------------------------------------------------------- one student
 def make_run(teacher, task, args, init, strategy, seed, out):
     """A student with everything its training needs, as a plain dict."""
+    check_related_flags(args, teacher)
     teacher_depths = stack_depths(teacher.config)
     depths = {"encoder": args.student_layers}
     if "decoder" in teacher_depths:
@@ -366,7 +612,9 @@ def make_run(teacher, task, args, init, strategy, seed, out):
                      mapping.match(strategy, teacher_depths[stack], depth, seed,
                                    args.target_layer if strategy == "all-to-one" else None))
              for stack, depth in depths.items()}
-    if args.student_width and any(pairs.values()):
+    if args.objective == "kd-only":  # vanilla KD (issue 6): the strategy's pairs are not used
+        pairs = {stack: [] for stack in pairs}
+    if args.student_width and any(pairs.values()) and args.objective == "hidden":
         add_projections(student, teacher.config.hidden_size, pairs)
     if args.freeze_embeddings == "yes" or (args.freeze_embeddings == "auto" and init == "copy"):
         freeze_word_embeddings(student)
@@ -391,22 +639,31 @@ def model_inputs(batch):
             if key in ("input_ids", "attention_mask", "token_type_ids", "labels")}
 
 
-def distillation_loss(run, batch, teacher_outputs, args):
-    """a_ce * CE + a_kl * KL + a_hid * L_hid for one student; CE alone without a teacher."""
+def distillation_loss(run, batch, teacher_outputs, args, extras=None):
+    """a_ce * CE + a_kl * KL + a_hid * L_hid for one student; CE alone without a teacher.
+
+    Issue 6: --objective attention* replaces a_hid * L_hid by a_att * L_att; --supplementary
+    mixup moves the matching term to mixed inputs and --consistency adds w * L_IC (CR-ILD).
+    `extras` is the teacher's side of these (teacher_forward). CE and KL use the clean batch.
+    """
     model = run["model"]
-    needs_hidden = teacher_outputs is not None and any(run["pairs"].values())
-    outputs = model(**model_inputs(batch), output_hidden_states=needs_hidden)
+    matching = teacher_outputs is not None and any(run["pairs"].values())
+    on_batch = matching and args.supplementary == "none"  # match on this very pass
+    needs_hidden = (on_batch and args.objective == "hidden") or args.consistency > 0
+    blocks = attention_blocks(run["pairs"].get("encoder", []), "student", args) if on_batch else []
+    with capture_attention(model, blocks) as attention:
+        outputs = model(**model_inputs(batch), output_hidden_states=needs_hidden)
     parts = {"ce": outputs.loss}
     if teacher_outputs is not None:
         masks = token_masks(batch)
         parts["kl"] = kd_loss(outputs.logits, teacher_outputs.logits, args.temperature, masks.get("decoder"))
-    if needs_hidden:
-        student_states, teacher_states = hidden_states(outputs), hidden_states(teacher_outputs)
-        projections = getattr(model, "hidden_projections", None)
-        parts["hid"] = sum(hidden_loss(student_states[stack], teacher_states[stack], pairs, masks[stack],
-                                       args.hid_reduction, args.hid_norm, projections, stack)
-                           for stack, pairs in run["pairs"].items())
-    weights = {"ce": args.a_ce, "kl": args.a_kl, "hid": args.a_hid}
+    if on_batch:
+        student = {"hidden": hidden_states(outputs), "attention": attention}
+        teacher = {"hidden": hidden_states(teacher_outputs), "attention": extras and extras["attention"]}
+        parts.update(matching_losses(run, student, teacher, masks, args))
+    if teacher_outputs is not None and args.supplementary == "mixup":
+        parts.update(supplementary_losses(run, batch, outputs, extras, args))
+    weights = {"ce": args.a_ce, "kl": args.a_kl, "hid": args.a_hid, "att": args.a_att, "ic": args.consistency}
     return sum(weights[name] * value for name, value in parts.items()), parts
 
 
@@ -426,6 +683,8 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_
     if teacher is not None:
         teacher.eval()
     teacher_needs_hidden = any(any(run["pairs"].values()) for run in runs)
+    mixing_rng = random.Random(seed)  # CR-ILD's mixing weights (issue 6): one per step, shared by all students
+    steps_per_epoch = -(-len(train_rows) // args.batch_size)
     epoch_batches, step = [], 0
     progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=None)
     while step < total_steps:
@@ -433,12 +692,14 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_
             epoch_batches = data.batches(train_rows, args.batch_size, tokenizer.pad_token_id,
                                          order="shuffle", seed=seed + step)
         batch = epoch_batches.pop(0)
-        teacher_outputs = None
+        teacher_outputs, extras = None, None
         if teacher is not None:
             with torch.no_grad():  # the teacher never holds gradients
-                teacher_outputs = teacher(**model_inputs(batch), output_hidden_states=teacher_needs_hidden)
+                teacher_outputs, extras = teacher_forward(teacher, batch, runs, args, teacher_needs_hidden,
+                                                          mixing_rng)
+            extras["ramp"] = consistency_ramp(step, steps_per_epoch, total_steps)
         for run in runs:
-            loss, parts = distillation_loss(run, batch, teacher_outputs, args)
+            loss, parts = distillation_loss(run, batch, teacher_outputs, args, extras)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(run["model"].parameters(), args.max_grad_norm)
             run["optimizer"].step()

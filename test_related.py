@@ -1,0 +1,254 @@
+"""The related studies' methods (issue 6) on tiny random BERTs: attention transfer, kd-only,
+lower/upper copy init, CR-ILD's mixed inputs and consistency term."""
+import json
+import math
+import random
+
+import pytest
+import torch
+
+import distill
+import mapping
+from test_distill import args_for, random_batch, run_cli, tiny_bert, tiny_seq2seq, tiny_teacher_dir  # noqa: F401
+
+OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
+
+
+def make_run(teacher, *flags, init="copy", strategy="forward"):
+    args = args_for(*flags)
+    return distill.make_run(teacher, {"kind": "classification"}, args, init, strategy, 0, distill.Path("x")), args
+
+
+def losses_with(run, teacher, batch, args, lam_seed=0, ramp=1.0):
+    """distillation_loss as train() calls it, with a chosen mixing seed and consistency ramp."""
+    with torch.no_grad():
+        teacher_outputs, extras = distill.teacher_forward(teacher, batch, [run], args, True, random.Random(lam_seed))
+    extras["ramp"] = ramp
+    return distill.distillation_loss(run, batch, teacher_outputs, args, extras), extras
+
+
+def projections(query, key, value=None):
+    """One block's captured projections, (batch, heads, tokens, d), from nested lists."""
+    as_tensor = lambda x: torch.tensor(x, dtype=torch.float32)  # noqa: E731
+    value = value if value is not None else query
+    return {"query": as_tensor(query), "key": as_tensor(key), "value": as_tensor(value)}
+
+
+def sharp_bert():
+    """A tiny teacher whose attention is far from uniform (a fresh one attends almost evenly)."""
+    teacher = tiny_bert(layers=4)
+    with torch.no_grad():
+        for layer in teacher.bert.encoder.layer:
+            for projection in (layer.attention.self.query, layer.attention.self.key, layer.attention.self.value):
+                projection.weight.mul_(10)
+    return teacher.eval()
+
+
+# ------------------------------------------------------------------ attention transfer
+def test_recomputed_attention_is_the_models_own():
+    model = tiny_bert(layers=2)
+    model.eval()
+    model.set_attn_implementation("eager")  # only the eager kernel returns attention maps
+    batch = random_batch()
+    with distill.capture_attention(model, [1, 2]) as captured:
+        outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_attentions=True)
+    for block in (1, 2):
+        ours = distill.relation(captured[block]["query"], captured[block]["key"], batch["attention_mask"]).exp()
+        assert torch.allclose(ours, outputs.attentions[block - 1], atol=1e-6)
+
+
+@pytest.mark.parametrize("objective", ["attention", "attention+value"])
+def test_attention_loss_is_zero_for_a_full_copy_and_positive_otherwise(objective):
+    teacher = sharp_bert()
+    for layers, strategy, zero in ((4, "forward", True), (2, "reverse", False)):
+        run, args = make_run(teacher, "--objective", objective, "--student-layers", str(layers), strategy=strategy)
+        run["model"].eval()  # no dropout: the copied blocks compute exactly the teacher's attention
+        (loss, parts), _ = losses_with(run, teacher, random_batch(), args)
+        assert "hid" not in parts
+        assert (parts["att"].item() == pytest.approx(0.0, abs=1e-6)) == zero
+        assert zero or parts["att"].item() > 1e-4
+
+
+def test_attention_loss_matches_a_hand_computation():
+    mask = torch.ones(1, 2)
+    # one head, 2 tokens, d = 1. Student: Q = 0, so both rows are uniform (1/2, 1/2).
+    # Teacher: Q = 1, K = (ln 3, 0): both rows are (3/4, 1/4).
+    student = {1: projections([[[[0.0], [0.0]]]], [[[[1.0], [2.0]]]], [[[[0.0], [0.0]]]])}
+    teacher = {1: projections([[[[1.0], [1.0]]]], [[[[math.log(3)], [0.0]]]], [[[[1.0], [0.0]]]])}
+    row_kl = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    assert distill.attention_loss(student, teacher, [(1, 1)], mask).item() == pytest.approx(row_kl, rel=1e-5)
+    # value relation: teacher V V^T rows are (1, 0) -> (e, 1)/(e+1) and (0, 0) -> uniform; student uniform
+    p = math.e / (math.e + 1)
+    value_kl = (p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5) + 0.0) / 2
+    with_values = distill.attention_loss(student, teacher, [(1, 1)], mask, values=True).item()
+    assert with_values == pytest.approx(row_kl + value_kl, rel=1e-5)
+
+
+def test_attention_loss_ignores_padding():
+    torch.manual_seed(0)
+    student = {1: {name: torch.randn(2, 2, 3, 4) for name in ("query", "key", "value")}}
+    teacher = {1: {name: torch.randn(2, 2, 3, 4) for name in ("query", "key", "value")}}
+    mask = torch.tensor([[1, 1, 0], [1, 1, 0]])
+    padded = distill.attention_loss(student, teacher, [(1, 1)], mask, values=True)
+    cut = {k: {n: v[:, :, :2] for n, v in s[1].items()} for k, s in (("s", student), ("t", teacher))}
+    unpadded = distill.attention_loss({1: cut["s"]}, {1: cut["t"]}, [(1, 1)], mask[:, :2], values=True)
+    assert padded.item() == pytest.approx(unpadded.item(), rel=1e-6)  # padding rows and keys do not count
+    for side in (student, teacher):
+        for value in side[1].values():
+            value[:, :, 2] = 100.0  # anything at the padded position
+    assert distill.attention_loss(student, teacher, [(1, 1)], mask, values=True).item() == pytest.approx(
+        padded.item(), rel=1e-6)
+
+
+def test_attention_pairs_skip_the_embeddings_and_head_counts_must_agree():
+    pairs = mapping.match("all-to-one", 4, 2)
+    assert pairs == [(0, 2), (1, 2), (2, 2)] and distill.attention_pairs(pairs) == [(1, 2), (2, 2)]
+    assert distill.attention_pairs(mapping.match("reverse", 4, 2)) == [(1, 4), (2, 2)]
+    two_heads, four_heads = torch.zeros(1, 2, 3, 3), torch.zeros(1, 4, 3, 3)
+    with pytest.raises(ValueError, match="student has 2 heads and the teacher 4"):
+        distill.relation_kl(two_heads, four_heads, torch.ones(1, 3))
+    # a narrower student keeps the teacher's head count (smaller heads), so attention transfer works
+    teacher = tiny_bert(layers=4)
+    run, args = make_run(teacher, "--objective", "attention", "--student-layers", "2", "--student-width", "16",
+                         init="random")
+    assert not hasattr(run["model"], "hidden_projections")  # projections only serve hidden states
+    (loss, parts), _ = losses_with(run, teacher, random_batch(), args)
+    assert parts["att"].item() > 0
+
+
+# ------------------------------------------------------------------ copy init under every objective
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_copy_from_lower_and_upper_under_every_objective(objective):
+    teacher = tiny_bert(layers=4)
+    for copy_from, blocks in (("lower", [1, 2]), ("upper", [3, 4])):
+        run, args = make_run(teacher, "--objective", objective, "--student-layers", "2", "--copy-from", copy_from)
+        assert run["copied"] == {"encoder": blocks}
+        for student_block, teacher_block in enumerate(blocks):
+            assert torch.equal(run["model"].bert.encoder.layer[student_block].attention.self.query.weight,
+                               teacher.bert.encoder.layer[teacher_block - 1].attention.self.query.weight)
+        (loss, parts), _ = losses_with(run, teacher, random_batch(), args)
+        loss.backward()
+        assert torch.isfinite(loss)
+        assert run["pairs"]["encoder"] == ([] if objective == "kd-only" else [(0, 0), (1, 2), (2, 4)])
+
+
+# ------------------------------------------------------------------ CR-ILD: mixed inputs
+def test_mixing_weight_is_at_least_one_half():
+    rng = random.Random(0)
+    draws = [distill.mixing_weight(rng) for _ in range(2000)]
+    assert min(draws) >= 0.5 and max(draws) <= 1.0
+    assert 0.7 < sum(draws) / len(draws) < 0.8  # max(U, 1 - U) is uniform on [0.5, 1]: mean 0.75
+
+
+def test_mixed_inputs_mix_embedding_outputs_or_masks_and_are_the_same_for_teacher_and_student():
+    teacher = tiny_bert(layers=4)
+    teacher.eval()
+    run, args = make_run(teacher, "--supplementary", "mixup", "--student-layers", "2")
+    student = run["model"]
+    student.eval()
+    batch, lam = random_batch(), 0.7
+    batch["attention_mask"][3, 4:] = 0  # row 3 padded from 4 on, row 0 (its partner) from 5 on
+    clean = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                    output_hidden_states=True).hidden_states[0]
+    mixed, _, mask = distill.mixed_forward(student, batch, lam, [])
+    assert torch.allclose(mixed.hidden_states[0], lam * clean + (1 - lam) * clean.flip(0), atol=1e-6)
+    assert mask[0].tolist() == [1, 1, 1, 1, 1, 0, 0] and mask[3].tolist() == mask[0].tolist()
+    assert torch.equal(mask, torch.maximum(batch["attention_mask"], batch["attention_mask"].flip(0)))
+    # the teacher mixes with the same lambda and order (copied embeddings: the very same mixed input)
+    with torch.no_grad():
+        _, extras = distill.teacher_forward(teacher, batch, [run], args, True, random.Random(0))
+    again, _, _ = distill.mixed_forward(student, batch, extras["lam"], [])
+    assert extras["lam"] == distill.mixing_weight(random.Random(0))
+    assert torch.allclose(extras["mixed"]["hidden"]["encoder"][0], again.hidden_states[0], atol=1e-6)
+
+
+def test_matching_moves_to_the_mixed_inputs():
+    teacher = tiny_bert(layers=4)
+    teacher.eval()
+    for objective, name in (("hidden", "hid"), ("attention", "att")):
+        run, args = make_run(teacher, "--supplementary", "mixup", "--objective", objective, "--student-layers", "4")
+        run["model"].eval()
+        (loss, parts), extras = losses_with(run, teacher, random_batch(), args)
+        assert parts[name].item() == pytest.approx(0.0, abs=1e-5)  # full copy: identical on the mixed inputs too
+        assert extras["lam"] >= 0.5 and "mixed" in extras
+
+
+# ------------------------------------------------------------------ CR-ILD: consistency
+def test_consistency_ramp_counts_epochs_from_zero():
+    assert [distill.consistency_ramp(s, 2, 6) for s in range(6)] == [0, 0, 1 / 3, 1 / 3, 2 / 3, 2 / 3]
+    assert distill.consistency_ramp(4, 2, 5) == pytest.approx(2 / 2.5)  # --max-steps: n_epochs = 2.5
+    assert [distill.consistency_ramp(s, 8, 4) for s in range(4)] == [0, 0.25, 0.5, 0.75]  # shorter than 1 epoch
+
+
+def test_consistency_term_is_zero_in_the_first_epoch_then_hand_computed_and_added():
+    teacher = tiny_bert(layers=4)
+    teacher.eval()
+    run, args = make_run(teacher, "--supplementary", "mixup", "--consistency", "0.1", "--student-layers", "2")
+    student = run["model"]
+    student.eval()  # deterministic passes, so the term can be recomputed by hand
+    batch = random_batch()
+    (first_loss, first), _ = losses_with(run, teacher, batch, args, ramp=0.0)
+    assert first["ic"].item() == 0.0
+    (loss, parts), extras = losses_with(run, teacher, batch, args, ramp=0.5)
+    lam, mask = extras["lam"], batch["attention_mask"]
+    clean = student(input_ids=batch["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states[-1]
+    mixed = distill.mixed_forward(student, batch, lam, [])[0].hidden_states[-1]
+
+    def mse(a, b, m):  # element-wise mean over real tokens x hidden units
+        return ((a - b).pow(2) * m[..., None]).sum() / (m.sum() * a.shape[-1])
+    by_hand = 0.5 * (lam * mse(mixed, clean, mask) + (1 - lam) * mse(mixed, clean.flip(0), mask.flip(0)))
+    assert parts["ic"].item() == pytest.approx(by_hand.item(), rel=1e-5) and by_hand.item() > 0
+    weights = {"ce": 1.0, "kl": 1.0, "hid": 3.0, "ic": 0.1}
+    assert loss.item() == pytest.approx(sum(weights[k] * v.item() for k, v in parts.items()), rel=1e-6)
+    assert loss.item() - first_loss.item() == pytest.approx(0.1 * by_hand.item(), rel=1e-3)  # it is added
+
+
+def test_consistency_is_added_in_a_real_run(tiny_teacher_dir, tmp_path):
+    out = tmp_path / "crild"
+    run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--batch-size", 32, "--student-layers", 2,
+            "--max-steps", 4, "--max-length", 32, "--lr", "1e-3", "--strategy", "last", "--objective", "attention",
+            "--supplementary", "mixup", "--consistency", "0.1", "--out", out)
+    log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+    losses = next(line for line in log if "ce" in line)
+    assert losses["ic"] > 0 and "att" in losses and "hid" not in losses  # 2 epochs of 2 steps: ramp 0, 0, .5, .5
+    settings = json.loads((out / "metrics.json").read_text())["settings"]
+    assert (settings["objective"], settings["supplementary"], settings["consistency"]) == ("attention", "mixup", 0.1)
+
+
+# ------------------------------------------------------------------ training and errors
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("supplementary", ["none", "mixup"])
+def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary):
+    teacher = sharp_bert()
+    flags = ["--objective", objective, "--student-layers", "2", "--supplementary", supplementary]
+    run, args = make_run(teacher, *flags, *(["--consistency", "0.1"] if supplementary == "mixup" else []))
+    run["model"].eval()  # no dropout: 8 steps on one batch must lower a deterministic loss
+    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
+    batch, losses = random_batch(), []
+    for _ in range(8):
+        (loss, parts), _ = losses_with(run, teacher, batch, args)  # the same mixing weight every step
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    expected = {"hidden": {"hid"}, "attention": {"att"}, "attention+value": {"att"}, "kd-only": set()}[objective]
+    assert set(parts) - {"ce", "kl"} == expected | ({"ic"} if supplementary == "mixup" else set())
+    assert losses[-1] < losses[0]
+
+
+def test_related_flags_outside_their_setting_are_one_clear_error():
+    teacher = tiny_bert(layers=4)
+    with pytest.raises(ValueError, match="add --supplementary mixup"):
+        make_run(teacher, "--consistency", "0.1", "--student-layers", "2")
+    with pytest.raises(ValueError, match="is a weight"):
+        make_run(teacher, "--consistency", "-1", "--supplementary", "mixup", "--student-layers", "2")
+    with pytest.raises(ValueError, match="BERT-style encoders"):
+        distill.make_run(tiny_seq2seq("bart"), {"kind": "generation"}, args_for("--objective", "attention"),
+                         "copy", "forward", 0, distill.Path("x"))
+
+
+def test_bad_related_flag_exits_with_one_line(tiny_teacher_dir, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--teacher", tiny_teacher_dir, "--n-train", 32, "--max-steps", 1, "--consistency", "0.1",
+                "--out", tmp_path)
+    assert str(exit_info.value).startswith("error: --consistency compares")
