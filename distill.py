@@ -709,9 +709,10 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_
                 run["loss_sums"][name] = run["loss_sums"].get(name, 0.0) + value.detach()
         step += 1
         progress.update(1)
-        if step % 50 == 0 or step == total_steps:
+        if step % 50 == 0 or step == total_steps:  # log each loss term's mean over the window
             for run in runs:
-                run["log"].append({"step": step, **{k: round(float(v) / 50, 5) for k, v in run["loss_sums"].items()}})
+                window = step - (run["log"][-1]["step"] if run["log"] else 0)
+                run["log"].append({"step": step, **{k: round(float(v) / window, 5) for k, v in run["loss_sums"].items()}})
                 run["loss_sums"] = {}
             progress.set_postfix({k: v for k, v in runs[0]["log"][-1].items() if k != "step"})
         if step in eval_steps:

@@ -25,7 +25,8 @@ def load_runs(profile):
         run = json.loads(path.read_text())
         if run.get("role") == "teacher":
             continue
-        run["table"], run["dir"] = path.relative_to(Path("runs", profile)).parts[0], str(path.parent)
+        parts = path.relative_to(Path("runs", profile)).parts
+        run["table"], run["name"], run["dir"] = parts[0], "/".join(parts[1:-1]), str(path.parent)
         runs.append(run)
     return runs
 
@@ -122,7 +123,7 @@ def related_rows(runs):
     rows = []
     for r in sorted((r for r in runs if r["table"] == "related"), key=lambda r: r["dir"]):
         settings = r["settings"]
-        rows.append({"run": Path(r["dir"]).name, "objective": settings.get("objective", "hidden"),
+        rows.append({"run": r["name"], "objective": settings.get("objective", "hidden"),
                      "copy_from": settings.get("copy_from"), "strategy": r["strategy"],
                      "supplementary": settings.get("supplementary") or "-",
                      "consistency": settings.get("consistency") or 0, "score": r["score"] * 100})
@@ -159,11 +160,17 @@ def related_claims(rows):
                       f"{gaps['attention']:.1f} (attention) vs {gaps['kd-only']:.1f} (kd-only), "
                       f"{gaps['hidden']:.1f} (hidden): {'agrees' if stable else 'disagrees'}.")
     crild = {r["run"]: r["score"] for r in rows if r["run"].startswith("crild-")}
-    if {"crild-last", "crild-last-mixup-consistency"} <= set(crild):
-        better = crild["crild-last-mixup-consistency"] > crild["crild-last"]
-        claims.append(f"Ko et al.: supplementary inputs + consistency improve last-layer distillation -> "
-                      f"{crild['crild-last-mixup-consistency']:.1f} vs {crild['crild-last']:.1f}: "
-                      f"{'agrees' if better else 'disagrees'}.")
+    names = [f"crild-{inputs}/copy-{strategy}-seed0" for inputs in ("clean", "mixup", "mixup-consistency")
+             for strategy in ("forward", "last")]
+    if all(name in crild for name in names):
+        clean_forward, clean_last, mixup_forward, mixup_last, _, consistent_last = (crild[n] for n in names)
+        claims.append(f"Ko et al.: matching only the last layer overfits less than matching all layers -> "
+                      f"last {clean_last:.1f} vs all {clean_forward:.1f} on clean inputs: "
+                      f"{'agrees' if clean_last > clean_forward else 'disagrees'}.")
+        claims.append(f"Ko et al.: supplementary (mixup) inputs help last-layer matching -> {mixup_last:.1f} vs "
+                      f"{clean_last:.1f}: {'agrees' if mixup_last > clean_last else 'disagrees'}.")
+        claims.append(f"Ko et al.: consistency regularisation helps further -> {consistent_last:.1f} vs "
+                      f"{mixup_last:.1f}: {'agrees' if consistent_last > mixup_last else 'disagrees'}.")
     return claims
 
 

@@ -73,17 +73,20 @@ offline_jobs() {
         job "width/width-$width" $((steps / 3)) $sentiment --init random --strategy none,forward,reverse \
             --seed 0 $student --student-width "$width"
     done
+    # Wang et al. 2023: objectives x copying the lower or upper teacher blocks (one run each)
     for objective in kd-only hidden attention; do
         for copy_from in lower upper; do
             job "related/objective-$objective-$copy_from" $((steps / 3)) $sentiment --init copy --strategy forward \
                 --seed 0 $student --objective "$objective" --copy-from "$copy_from"
         done
     done
-    job "related/crild-last" $((steps / 4)) $sentiment --init copy --strategy last --seed 0 $student
-    job "related/crild-last-mixup" $((steps / 3)) $sentiment --init copy --strategy last --seed 0 $student \
-        --supplementary mixup
-    job "related/crild-last-mixup-consistency" $((steps / 2)) $sentiment --init copy --strategy last --seed 0 \
-        $student --supplementary mixup --consistency 0.1
+    # Ko et al. 2023 (CR-ILD): all-layer vs last-layer matching, on clean inputs, on mixup
+    # inputs, and with consistency regularisation. Bottom-block init as in the study; a
+    # smaller training set so the consistency ramp (epoch / n_epochs) spans 3 epochs.
+    local crild="$sentiment --init copy --copy-from lower --strategy forward,last --seed 0 $student --n-train 1600"
+    job "related/crild-clean" $((steps / 2)) $crild
+    job "related/crild-mixup" $((steps * 2 / 3)) $crild --supplementary mixup
+    job "related/crild-mixup-consistency" $((steps * 2 / 3)) $crild --supplementary mixup --consistency 0.1
 }
 
 quick_jobs() {  # the offline profile, shrunk: one task, one seed, short runs
