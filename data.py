@@ -86,6 +86,14 @@ def split_words(words, seed):
     return shuffled[:cut], shuffled[cut:]
 
 
+def train_and_dev(make_example, seen, unseen, seed, n_train, n_dev):
+    """Training examples use only `seen` words; every other dev example uses the held-out ones."""
+    rng = random.Random(seed)
+    train = [make_example(rng, seen) for _ in range(n_train)]
+    dev = [make_example(rng, seen if i % 2 == 0 else unseen) for i in range(n_dev)]
+    return train, dev
+
+
 # ---------------------------------------------------------------- synth-sentiment
 def sentiment_clause(rng, adjectives):
     """One clause and its polarity (1 positive, 0 negative), with optional negation."""
@@ -121,12 +129,8 @@ def sentiment_example(rng, adjectives):
 def make_synth_sentiment(seed=0, n_train=4000, n_dev=500):
     """Binary sentiment with negation and contrast; dev half uses held-out adjectives."""
     (pos_train, pos_held), (neg_train, neg_held) = split_words(POSITIVE, seed), split_words(NEGATIVE, seed)
-    seen = {0: neg_train, 1: pos_train}
-    unseen = {0: neg_held, 1: pos_held}
-    rng = random.Random(seed)
-    train = [sentiment_example(rng, seen) for _ in range(n_train)]
-    dev = [sentiment_example(rng, seen if i % 2 == 0 else unseen) for i in range(n_dev)]
-    return train, dev
+    return train_and_dev(sentiment_example, {0: neg_train, 1: pos_train}, {0: neg_held, 1: pos_held},
+                         seed, n_train, n_dev)
 
 
 # ---------------------------------------------------------------- synth-nli
@@ -158,11 +162,7 @@ def nli_example(rng, objects):
 
 def make_synth_nli(seed=0, n_train=4000, n_dev=500):
     """Three-way entailment over sentence pairs; dev half uses held-out objects."""
-    seen, unseen = split_words(OBJECTS, seed)
-    rng = random.Random(seed + 1)
-    train = [nli_example(rng, seen) for _ in range(n_train)]
-    dev = [nli_example(rng, seen if i % 2 == 0 else unseen) for i in range(n_dev)]
-    return train, dev
+    return train_and_dev(nli_example, *split_words(OBJECTS, seed), seed, n_train, n_dev)
 
 
 # ---------------------------------------------------------------- synth-d2t
@@ -188,11 +188,7 @@ def d2t_example(rng, names):
 
 def make_synth_d2t(seed=0, n_train=4000, n_dev=200):
     """Triples -> sentence; dev half uses held-out restaurant names (to be copied)."""
-    seen, unseen = split_words(RESTAURANTS, seed)
-    rng = random.Random(seed + 2)
-    train = [d2t_example(rng, seen) for _ in range(n_train)]
-    dev = [d2t_example(rng, seen if i % 2 == 0 else unseen) for i in range(n_dev)]
-    return train, dev
+    return train_and_dev(d2t_example, *split_words(RESTAURANTS, seed), seed, n_train, n_dev)
 
 
 OFFLINE_BUILDERS = {"synth-sentiment": make_synth_sentiment, "synth-nli": make_synth_nli,

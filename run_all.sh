@@ -62,8 +62,10 @@ offline_jobs() {
                 --teacher-dir "$runs/teachers/$task"
         done
     done
-    local d2t="--task synth-d2t --teacher-dir $runs/teachers/synth-d2t --teacher-lr 1e-4 --teacher-max-steps ${D2T_TEACHER_STEPS:-300}"
-    job "generation/synth-d2t" $((steps * 3)) $d2t $grid --seed 0 $student --num-beams 4 --eval-every $steps
+    # BERT2BERT steps cost about 3x a classifier's: batch 16, one seed, two evaluations
+    local d2t="--task synth-d2t --teacher-dir $runs/teachers/synth-d2t --teacher-lr 2e-4 --batch-size 16
+               --teacher-max-steps ${D2T_TEACHER_STEPS:-150} --num-beams 4"
+    job "generation/synth-d2t" $((steps * 3)) $d2t $grid --seed 0 $student --eval-every $((steps / 2))
     local sentiment="--task synth-sentiment --teacher-dir $runs/teachers/synth-sentiment $teacher"
     for depth in 1 3; do
         job "depth/layers-$depth" $((steps * depth / 2)) $sentiment --init copy,random --strategy none,forward,reverse \

@@ -42,6 +42,19 @@ def args_for(*extra):
     return args
 
 
+def train_a_few_steps(run, loss_and_parts, steps):
+    """AdamW steps on whatever loss_and_parts() returns; the losses seen, and the last parts."""
+    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
+    losses = []
+    for _ in range(steps):
+        loss, parts = loss_and_parts()
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses, parts
+
+
 def random_batch(seq2seq=False, batch_size=4, length=7):
     generator = torch.Generator().manual_seed(1)
     input_ids = torch.randint(5, 60, (batch_size, length), generator=generator)
@@ -171,14 +184,7 @@ def test_every_strategy_trains_and_the_loss_goes_down(strategy):
     batch = random_batch()
     with torch.no_grad():
         teacher_outputs = teacher(**batch, output_hidden_states=True)
-    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
-    losses = []
-    for _ in range(8):
-        loss, parts = distill.distillation_loss(run, batch, teacher_outputs, args)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
+    losses, parts = train_a_few_steps(run, lambda: distill.distillation_loss(run, batch, teacher_outputs, args), 8)
     assert ("hid" in parts) == (strategy != "none")
     assert losses[-1] < losses[0]
 
@@ -193,14 +199,7 @@ def test_encoder_decoder_students_match_both_stacks(kind):
     with torch.no_grad():
         teacher_outputs = teacher(**batch, output_hidden_states=True)
     assert set(distill.hidden_states(teacher_outputs)) == {"encoder", "decoder"}
-    optimizer = torch.optim.AdamW(run["model"].parameters(), lr=1e-3)
-    losses = []
-    for _ in range(6):
-        loss, parts = distill.distillation_loss(run, batch, teacher_outputs, args)
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
+    losses, parts = train_a_few_steps(run, lambda: distill.distillation_loss(run, batch, teacher_outputs, args), 6)
     assert parts["hid"].item() > 0 and losses[-1] < losses[0]
 
 

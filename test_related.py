@@ -9,7 +9,8 @@ import torch
 
 import distill
 import mapping
-from test_distill import args_for, random_batch, run_cli, tiny_bert, tiny_seq2seq, tiny_teacher_dir  # noqa: F401
+from test_distill import (args_for, random_batch, run_cli, tiny_bert, tiny_seq2seq, tiny_teacher_dir,  # noqa: F401
+                          train_a_few_steps)
 
 OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
 
@@ -223,14 +224,8 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
     flags = ["--objective", objective, "--student-layers", "2", "--supplementary", supplementary]
     run, args = make_run(teacher, *flags, *(["--consistency", "0.1"] if supplementary == "mixup" else []))
     run["model"].eval()  # no dropout: 8 steps on one batch must lower a deterministic loss
-    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
-    batch, losses = random_batch(), []
-    for _ in range(8):
-        (loss, parts), _ = losses_with(run, teacher, batch, args)  # the same mixing weight every step
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
+    batch = random_batch()  # the same mixing weight every step:
+    losses, parts = train_a_few_steps(run, lambda: losses_with(run, teacher, batch, args)[0], 8)
     expected = {"hidden": {"hid"}, "attention": {"att"}, "attention+value": {"att"}, "kd-only": set()}[objective]
     assert set(parts) - {"ce", "kl"} == expected | ({"ic"} if supplementary == "mixup" else set())
     assert losses[-1] < losses[0]
