@@ -92,7 +92,7 @@ offline_jobs() {
 }
 
 quick_jobs() {  # the offline profile, shrunk: one task, one seed, short runs
-    STEPS=20 SEEDS=0 TASKS=synth-sentiment TEACHER_STEPS=40 D2T_TEACHER_STEPS=40 offline_jobs
+    STEPS=20 SEEDS=0 TASKS=synth-sentiment TEACHER_STEPS=100 D2T_TEACHER_STEPS=40 offline_jobs
 }
 
 paper_jobs() {  # the authors' settings (PAPER.md, "Setups and hyper-parameters")
