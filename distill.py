@@ -490,7 +490,9 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, args, lr, total_
         batch = to_device(epoch_batches.pop(0), device)
         teacher_outputs = None
         if teacher is not None:
-            with torch.no_grad(), autocast(args):  # the teacher never holds gradients
+            # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
+            # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
+            with torch.no_grad(), autocast(args):
                 teacher_outputs = teacher(**model_inputs(batch), output_hidden_states=teacher_needs_hidden)
         for run in runs:
             with autocast(args):
