@@ -26,6 +26,7 @@ results/bench-<device>[-quick].json and .md; the last line printed is machine-re
 """
 import argparse
 import datetime
+import importlib.metadata
 import json
 import os
 import platform
@@ -147,7 +148,7 @@ def trainer_steps(s, steps):
             return torch.utils.data.SequentialSampler(self.train_dataset)  # rows come in first_epoch order
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            with torch.no_grad():
+            with torch.no_grad(), distill.autocast(settings):  # Trainer's bf16 covers the student only
                 teacher_outputs = teacher(**inputs, output_hidden_states=True)
             outputs = model(**inputs, output_hidden_states=True)
             loss = (outputs.loss + distill.kd_loss(outputs.logits, teacher_outputs.logits)
@@ -276,7 +277,15 @@ def machine(args):
     device = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"CPU, {cpu}"
     return {"device": device, "host": platform.node(), "cpu_cores": os.cpu_count(),
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__, "transformers": tf.__version__,
-            "python": platform.python_version(), "date": datetime.date.today().isoformat()}
+            "python": platform.python_version(), "date": datetime.date.today().isoformat(),
+            **{package: installed_version(package) for package in ("accelerate", "textbrewer")}}
+
+
+def installed_version(package):
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def ratios(results):
@@ -338,7 +347,8 @@ def main():
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".md").write_text(report + "\n")
-    out.with_suffix(".json").write_text(json.dumps({"machine": about, "settings": vars(args), "results": results,
+    settings = {key: value for key, value in vars(args).items() if key != "measure"}
+    out.with_suffix(".json").write_text(json.dumps({"machine": about, "settings": settings, "results": results,
                                                     "ratios": found}, indent=2) + "\n")
     print(f"overhead={found['overhead']:.3f} sweep={found['sweep']:.3f}")
 
