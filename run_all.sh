@@ -171,16 +171,23 @@ wait
 # The angle interpretation (angles.py) on synth-sentiment's students of seed 0: before
 # training ('random' and 'copy' are untrained students) and after, per strategy.
 angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
-    local out=$results/angles/$1 teacher=$2 student=$3
+    local name=$1 teacher=$2 student=$3
+    local out=$results/angles/$name
     shift 3
     [ -f "$out/angles.json" ] && return
     [ "$student" = random ] || [ "$student" = copy ] || [ -f "$student/metrics.json" ] || return 0
-    printf '%-45s ' "angles $1"
-    "$py" angles.py --teacher "$teacher" --student "$student" --out "$out" --max-examples 200 "$@" 2>> "$log" \
-        | tee -a "$log" | tail -n 1
+    printf '%-45s ' "angles $name"
+    if ! "$py" angles.py --teacher "$teacher" --student "$student" --out "$out" --max-examples 200 "$@" \
+            > "$out.txt" 2>> "$log"; then
+        echo "FAILED (see $log)"
+        exit 1
+    fi
+    tail -n 1 "$out.txt" | tee -a "$log"
+    rm "$out.txt"
 }
 if [ "$profile" != paper ]; then
     echo "== angle analysis (results/$profile/angles)"
+    mkdir -p "$results/angles"
     teacher=$runs/teachers/synth-sentiment students=$runs/classification/synth-sentiment
     angles before-random "$teacher" random --max-length 64
     angles before-copy "$teacher" copy --max-length 64
