@@ -62,10 +62,23 @@ def test_related_claims_are_judged_from_the_numbers(project):
                       objective=objective, copy_from=copy_from)
     run_report("--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "best objective (mean of lower/upper) is attention: agrees" in tables
+    assert "mean of lower/upper: attention 79.5 vs best other 70.0: agrees" in tables
     assert "lower wins for kd-only, hidden: agrees" in tables
     assert "gap 1.0 (attention) vs 10.0 (kd-only), 10.0 (hidden): agrees" in tables
     assert "old" in (project / "README.md").read_text()  # --no-readme leaves it alone
+
+
+def test_crild_claims_call_a_tie_a_tie(project):
+    scores = {"clean": (0.70, 0.75), "mixup": (0.70, 0.75), "mixup-consistency": (0.70, 0.72)}
+    for inputs, (forward, last) in scores.items():
+        for strategy, score in (("forward", forward), ("last", last)):
+            write_run(project, "related", f"crild-{inputs}/copy-{strategy}-seed0", "copy", strategy, 0, score,
+                      copy_from="lower")
+    run_report("--no-readme")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "last 75.0 vs all 70.0 on clean inputs: agrees" in tables
+    assert "help last-layer matching -> 75.0 vs 75.0: tie" in tables
+    assert "helps further -> 72.0 vs 75.0: disagrees" in tables
 
 
 def test_no_runs_is_one_clear_error(project):
