@@ -136,6 +136,13 @@ if [ "$profile" = paper ] && command -v nvidia-smi >/dev/null; then
     mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader)
 fi
 
+teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (then jobs may run in parallel)
+    while [ $# -gt 1 ]; do
+        if [ "$1" = --teacher-dir ]; then [ -f "$2/metrics.json" ]; return; fi
+        shift
+    done
+}
+
 job() {
     local name=$1 seconds=$2
     shift 2
@@ -145,7 +152,7 @@ job() {
     fi
     index=$((index + 1))
     local started=$SECONDS
-    if [ "${#gpus[@]}" -gt 1 ]; then  # paper profile: one job per GPU at a time
+    if [ "${#gpus[@]}" -gt 1 ] && teacher_ready "$@"; then  # paper profile: one job per GPU at a time
         while [ "$(jobs -rp | wc -l)" -ge "${#gpus[@]}" ]; do wait -n; done
         local gpu=${gpus[$((index % ${#gpus[@]}))]}
         echo "[$index/$n_jobs] $name on GPU $gpu (background)"
