@@ -4,7 +4,7 @@
     python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student random --out runs/angles-before
     (--student random or copy: an untrained 2-layer student, built as distill.py builds it)
 
-The paper's explanation (Yu, Wen, Mou 2025; PAPER.md, "Angle analysis"): the hidden-state
+The paper's explanation (Yu, Wen, Mou 2025, the angle analysis): the hidden-state
 loss pulls a student hidden state s towards some teacher hidden state t_k. Seen from s,
 the directions towards the different teacher layers, t_i - s and t_k - s, mostly form
 *acute* angles (cos > 0), so whichever teacher layer a strategy picks, the pull points
@@ -27,7 +27,7 @@ Memory stays bounded: each batch is reduced at once to sums, counts and a fixed-
 histogram (angle_sums, layer_matrix_sums), which simply add up across batches.
 
 The authors' own number is reproduced for comparison as `authors_single_pair`:
-cos(t_1 - s_1, t_L - s_1) only, over every position *including padding* (PAPER.md).
+cos(t_1 - s_1, t_L - s_1) only, over every position *including padding* (the authors' code).
 Students narrower than the teacher are compared through the learned width maps that
 distill.py saves in hidden_projections.pt; a student layer without a map is skipped.
 """
@@ -438,7 +438,7 @@ def analyse(args):
             "definition": "cos angle(t_i - s_l, t_k - s_l) over real tokens, every teacher pair i < k "
                           "(teacher_layers) and every student layer l (student_layers); acute = cos > 0",
             "authors_single_pair_definition": "cos angle(t_1 - s_1, t_L - s_1), padding positions included "
-                                              "(the authors' analysis code; PAPER.md)"}
+                                              "(the authors' analysis code)"}
     write_outputs(results, meta, out)
     return results
 

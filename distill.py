@@ -90,7 +90,7 @@ def parse_args(argv=None):
       "default: bert for classification, seq2seq for generation, as in the authors' code")
     a("--hid-norm", default="none", choices=("none", "layernorm", "l2"),
       help="normalise hidden states before the loss (layernorm: the authors' T5 runs)")
-    # the related studies' methods (issue 6; PAPER.md sections 2 and 3)
+    # the related studies' methods (Wang et al. 2023; Ko et al. 2023)
     a("--objective", default="hidden", choices=("hidden", "attention", "attention+value", "kd-only"),
       help="what matched layers share. hidden: hidden states (the paper). attention: the attention "
       "distributions of the blocks whose outputs are matched, KL per head (Wang et al. 2023); pairs with "
@@ -378,7 +378,7 @@ def kd_loss(student_logits, teacher_logits, temperature=1.0, mask=None):
 
 
 # ----------------------------------------------------------------------------- related studies (issue 6)
-# Two neighbouring studies as options of the same loop (PAPER.md sections 2 and 3):
+# Two neighbouring studies as options of the same loop:
 # attention transfer (Wang et al. 2023: --objective attention, attention+value) and
 # CR-ILD (Ko et al. 2023: --strategy last, --supplementary mixup, --consistency).
 # Both distil BERT encoders, so their hooks assume BERT's module layout.
@@ -540,7 +540,7 @@ def consistency_ramp(step, steps_per_epoch, total_steps):
 
 
 def consistency_loss(mixed_last, clean_last, lam, mask):
-    """CR-ILD's L_IC before its weight w and ramp (PAPER.md section 3):
+    """CR-ILD's L_IC before its weight w and ramp (Ko et al. 2023 and their code):
 
         lam * L(S(x_mix), S'(x)) + (1 - lam) * L(S(x_mix), S'(x)[reversed])
 

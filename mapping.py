@@ -33,7 +33,7 @@ def select_layers(n_teacher, n_student):
 
     Evenly spaced and ending at the teacher's last layer: student layer k gets
     teacher layer ceil(k * n_teacher / n_student). For a 12-layer teacher this is
-    exactly the authors' table (PAPER.md): 3 -> [4, 8, 12], 4 -> [3, 6, 9, 12],
+    exactly the authors' table (their code's layer lists): 3 -> [4, 8, 12], 4 -> [3, 6, 9, 12],
     9 -> [2, 3, 4, 6, 7, 8, 10, 11, 12]. Because n_teacher / n_student >= 1, the
     list is strictly increasing, so every student layer gets its own teacher layer.
     """

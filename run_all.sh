@@ -7,7 +7,7 @@
 #            training: a smaller real experiment, not the paper's setup.
 #   quick    one task, one seed, very short runs, every table present (~5 minutes).
 #   paper    the authors' setup (bert-base-uncased on GLUE, bart-large on DART, t5-base
-#            on WMT16 En-Ro; PAPER.md): needs the Hugging Face hub and GPUs; independent
+#            on WMT16 En-Ro, the authors' scripts' settings): needs the Hugging Face hub and GPUs; independent
 #            jobs are spread over all visible GPUs.
 #
 # The first call creates .venv and installs requirements*.txt into it. Every job is
@@ -50,7 +50,7 @@ mkdir -p "$runs" "$results"
 # ---------------------------------------------------------------- the jobs of each profile
 # job TABLE/NAME SECONDS distill.py-flags...   (SECONDS: the estimate printed in the plan)
 # Settings shared by every cell of a table are set once per profile: strategies are
-# never tuned separately (OFFLINE-NOTES.md).
+# never tuned separately.
 offline_jobs() {
     local steps=${STEPS:-150} seeds=${SEEDS:-"0 1 2"} tasks=${TASKS:-"synth-sentiment synth-nli"}
     local student="--student-layers 2 --lr 1e-3 --max-length 64 --eval-every 50 --max-steps $steps"
@@ -95,7 +95,7 @@ quick_jobs() {  # the offline profile, shrunk: one task, one seed, short runs
     STEPS=20 SEEDS=0 TASKS=synth-sentiment TEACHER_STEPS=100 D2T_TEACHER_STEPS=40 offline_jobs
 }
 
-paper_jobs() {  # the authors' settings (PAPER.md, "Setups and hyper-parameters")
+paper_jobs() {  # the authors' settings, from their scripts
     local strategies="none,forward,reverse,all-to-one,random"
     for task in mnli qqp qnli sst2; do
         # lr 1e-5 for MNLI and for every all-to-one and random run, 2e-5 otherwise

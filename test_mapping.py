@@ -3,7 +3,7 @@ import pytest
 from mapping import (STRATEGIES, copy_layers, mapping_table, match, parse_layer_list,
                      parse_pairs, select_layers)
 
-# The authors' table (PAPER.md), 0-based teacher blocks; hidden state = block + 1.
+# The authors' table (their code's layer lists), 0-based teacher blocks; hidden state = block + 1.
 AUTHORS_TABLE = {
     1: [11], 2: [5, 11], 3: [3, 7, 11], 4: [2, 5, 8, 11], 6: [1, 3, 5, 7, 9, 11],
     9: [1, 2, 3, 5, 6, 7, 9, 10, 11], 12: list(range(12)),
