@@ -181,8 +181,11 @@ angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
     local name=$1 teacher=$2 student=$3
     local out=$results/angles/$name
     shift 3
-    [ -f "$out/angles.json" ] && return
-    [ "$student" = random ] || [ "$student" = copy ] || [ -f "$student/metrics.json" ] || return 0
+    # done only if newer than what it measured (results/ may hold another machine's angles)
+    local measured=$student/metrics.json
+    if [ "$student" = random ] || [ "$student" = copy ]; then measured=$teacher/metrics.json; fi
+    [ -f "$measured" ] || return 0
+    [ "$out/angles.json" -nt "$measured" ] && return
     printf '%-45s ' "angles $name"
     if ! "$py" angles.py --teacher "$teacher" --student "$student" --out "$out" --max-examples 200 "$@" \
             > "$out.txt" 2>> "$log"; then
