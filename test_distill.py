@@ -5,7 +5,6 @@ import pytest
 import torch
 import transformers as tf
 
-import data
 import distill
 
 WIDTH = 32
@@ -203,16 +202,7 @@ def test_encoder_decoder_students_match_both_stacks(kind):
     assert parts["hid"].item() > 0 and losses[-1] < losses[0]
 
 
-# ------------------------------------------------------------------ end to end
-@pytest.fixture(scope="module")
-def tiny_teacher_dir(tmp_path_factory):
-    """A tiny 'fine-tuned' classifier saved with the packaged MiniLM tokenizer."""
-    directory = tmp_path_factory.mktemp("teacher")
-    teacher = tiny_bert(layers=4)
-    teacher.save_pretrained(directory)
-    tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()).save_pretrained(directory)
-    return directory
-
+# ------------------------------------------------------------------ end to end (tiny_teacher_dir: conftest.py)
 
 def run_cli(*argv):
     distill.main(list(map(str, argv)))

@@ -9,8 +9,7 @@ import torch
 
 import distill
 import mapping
-from test_distill import (args_for, random_batch, run_cli, tiny_bert, tiny_seq2seq, tiny_teacher_dir,  # noqa: F401
-                          train_a_few_steps)
+from test_distill import args_for, random_batch, run_cli, tiny_bert, tiny_seq2seq, train_a_few_steps
 
 OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
 
