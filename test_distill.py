@@ -252,7 +252,10 @@ def test_bad_flags_exit_with_one_clear_line(tiny_teacher_dir, tmp_path, capsys, 
 
 
 def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    import huggingface_hub
+    # the hub client reads HF_HUB_OFFLINE once, at import: patch its constant, so the
+    # test fails at once instead of retrying a network this machine does not have
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     with pytest.raises(SystemExit) as exit_info:
         run_cli("--task", "synth-sentiment", "--teacher-base", "bert-base-uncased", "--out", tmp_path)
     assert "could not load 'bert-base-uncased'" in str(exit_info.value)
