@@ -24,6 +24,7 @@ decoder stacks are matched separately with the same strategy.
 import argparse
 import contextlib
 import datetime
+import functools
 import itertools
 import json
 import math
@@ -386,8 +387,8 @@ def is_bert_style(model):
     return hasattr(getattr(model.base_model, "encoder", None), "layer")
 
 
-def check_related_flags(args, teacher):
-    """One clear error for the related studies' options outside their setting."""
+def check_related_flags(args):
+    """The related studies' options outside their setting, checked before any work starts."""
     if args.consistency < 0:
         raise ValueError(f"--consistency {args.consistency} is a weight: give 0 (off) or e.g. 0.1 (CR-ILD)")
     if args.supplementary != "none" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
@@ -395,6 +396,10 @@ def check_related_flags(args, teacher):
                          "run it without torchrun")
     if args.consistency > 0 and args.supplementary != "mixup":
         raise ValueError("--consistency compares the student on mixed and clean inputs: add --supplementary mixup")
+
+
+def check_related_teacher(args, teacher):
+    """Attention transfer and mixup hook into BERT's modules: refuse any other teacher."""
     if (args.objective.startswith("attention") or args.supplementary != "none") and not is_bert_style(teacher):
         raise ValueError(f"--objective {args.objective} / --supplementary {args.supplementary} are implemented "
                          f"for BERT-style encoders (classification), as in both studies; this teacher is a "
@@ -609,7 +614,7 @@ def supplementary_losses(run, batch, clean_outputs, extras, args):
 # ----------------------------------------------------------------------------- one student
 def make_run(teacher, task, args, init, strategy, seed, out):
     """A student with everything its training needs, as a plain dict."""
-    check_related_flags(args, teacher)
+    check_related_teacher(args, teacher)
     teacher_depths = stack_depths(teacher.config)
     depths = {"encoder": args.student_layers}
     if "decoder" in teacher_depths:
@@ -956,7 +961,8 @@ def total_steps(n_rows, batch_size, epochs, max_steps):
 
 # ----------------------------------------------------------------------------- main
 def run_names(args):
-    """Every (init, strategy, seed) combination and the directory it writes to."""
+    """Every (init, strategy, seed) combination and the directory it writes to; bad flags that
+    need no model are refused here, before a teacher is loaded or fine-tuned."""
     inits, strategies, seeds = (v.split(",") for v in (args.init, args.strategy, args.seed))
     combos = list(itertools.product(inits, strategies, [int(s) for s in seeds]))
     for init, strategy, _ in combos:
@@ -964,6 +970,9 @@ def run_names(args):
             raise ValueError(f"unknown init {init!r}; choose copy or random")
         if strategy not in mapping.STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(mapping.STRATEGIES)}")
+        if init == "copy" and args.student_width:
+            raise ValueError("copy init needs the teacher's width; use --init random with --student-width")
+    check_related_flags(args)
     if len(combos) == 1:
         return [(*combos[0], Path(args.out))]
     return [(i, s, seed, Path(args.out, f"{i}-{s}-seed{seed}")) for i, s, seed in combos]
@@ -982,6 +991,7 @@ def distill(args):
     if task["offline"]:
         print(OFFLINE_NOTE)
 
+    @functools.lru_cache(maxsize=1)  # the teacher's fine-tuning and the students share one tokenisation
     def encoded(tokenizer):
         return {"train": data.encode(task, task["train"], tokenizer, args.max_length),
                 "dev": {split: data.encode(task, rows, tokenizer, args.max_length)

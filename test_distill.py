@@ -251,6 +251,16 @@ def test_bad_flags_exit_with_one_clear_line(tiny_teacher_dir, tmp_path, capsys, 
     assert not (tmp_path / "x" / "metrics.json").exists()
 
 
+@pytest.mark.parametrize("argv, message", [
+    (["--consistency", "0.1"], "add --supplementary mixup"),
+    (["--init", "copy", "--student-width", "96"], "copy init needs the teacher's width"),
+])
+def test_bad_flags_are_refused_before_a_teacher_is_fine_tuned(tmp_path, argv, message):
+    with pytest.raises(SystemExit, match=message):
+        run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
+    assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
+
+
 def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
     import huggingface_hub
     # the hub client reads HF_HUB_OFFLINE once, at import: patch its constant, so the

@@ -233,9 +233,9 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
 def test_related_flags_outside_their_setting_are_one_clear_error():
     teacher = tiny_bert(layers=4)
     with pytest.raises(ValueError, match="add --supplementary mixup"):
-        make_run(teacher, "--consistency", "0.1", "--student-layers", "2")
+        distill.run_names(args_for("--consistency", "0.1", "--student-layers", "2"))
     with pytest.raises(ValueError, match="is a weight"):
-        make_run(teacher, "--consistency", "-1", "--supplementary", "mixup", "--student-layers", "2")
+        distill.run_names(args_for("--consistency", "-1", "--supplementary", "mixup", "--student-layers", "2"))
     with pytest.raises(ValueError, match="BERT-style encoders"):
         distill.make_run(tiny_seq2seq("bart"), {"kind": "generation"}, args_for("--objective", "attention"),
                          "copy", "forward", 0, distill.Path("x"))
