@@ -23,6 +23,7 @@ decoder stacks are matched separately with the same strategy.
 """
 import argparse
 import contextlib
+import copy
 import datetime
 import functools
 import itertools
@@ -178,7 +179,7 @@ def shrink_vocabulary(model, kept_ids):
     bias) keeps just those rows; the model is rebuilt from a config with the small
     vocabulary, so it saves and loads like any other.
     """
-    config = model.config.__class__.from_dict(model.config.to_dict())
+    config = copy.deepcopy(model.config)
     configs = [config.encoder, config.decoder] if config.model_type == "encoder-decoder" else [config]
     old_size = configs[0].vocab_size
     for sub_config in configs:
@@ -192,35 +193,36 @@ def shrink_vocabulary(model, kept_ids):
 
 
 def load_model(task, directory):
+    """A saved teacher or student: a classifier, a seq2seq LM, or BERT2BERT (not an Auto class)."""
     import transformers as tf
-    cls = tf.AutoModelForSequenceClassification if task["kind"] == "classification" else tf.AutoModelForSeq2SeqLM
-    if task["kind"] == "generation" and "encoder-decoder" in json.loads(Path(directory, "config.json").read_text()).get("model_type", ""):
-        cls = tf.EncoderDecoderModel
-    return cls.from_pretrained(directory)
+    if task["kind"] == "classification":
+        return tf.AutoModelForSequenceClassification.from_pretrained(directory)
+    if tf.AutoConfig.from_pretrained(directory).model_type == "encoder-decoder":
+        return tf.EncoderDecoderModel.from_pretrained(directory)
+    return tf.AutoModelForSeq2SeqLM.from_pretrained(directory)
+
+
+def depth_fields(config):
+    """Where each stack's depth lives: {stack: (config object, attribute name)}."""
+    if config.model_type == "encoder-decoder":  # BERT2BERT: one BERT config per stack
+        return {"encoder": (config.encoder, "num_hidden_layers"), "decoder": (config.decoder, "num_hidden_layers")}
+    if config.model_type == "t5":
+        return {"encoder": (config, "num_layers"), "decoder": (config, "num_decoder_layers")}
+    if config.is_encoder_decoder:  # BART and its relatives
+        return {"encoder": (config, "encoder_layers"), "decoder": (config, "decoder_layers")}
+    return {"encoder": (config, "num_hidden_layers")}
 
 
 def stack_depths(config):
     """Number of blocks per stack: {'encoder': n} or {'encoder': n, 'decoder': m}."""
-    if config.model_type == "encoder-decoder":
-        return {"encoder": config.encoder.num_hidden_layers, "decoder": config.decoder.num_hidden_layers}
-    if config.model_type == "t5":
-        return {"encoder": config.num_layers, "decoder": config.num_decoder_layers}
-    if config.is_encoder_decoder:  # BART and its relatives
-        return {"encoder": config.encoder_layers, "decoder": config.decoder_layers}
-    return {"encoder": config.num_hidden_layers}
+    return {stack: getattr(owner, name) for stack, (owner, name) in depth_fields(config).items()}
 
 
 def student_config(teacher_config, depths, width):
     """The teacher's config with the student's depth per stack (and optionally width)."""
-    config = teacher_config.__class__.from_dict(teacher_config.to_dict())
-    if config.model_type == "encoder-decoder":
-        config.encoder.num_hidden_layers, config.decoder.num_hidden_layers = depths["encoder"], depths["decoder"]
-    elif config.model_type == "t5":
-        config.num_layers, config.num_decoder_layers = depths["encoder"], depths["decoder"]
-    elif config.is_encoder_decoder:
-        config.encoder_layers, config.decoder_layers = depths["encoder"], depths["decoder"]
-    else:
-        config.num_hidden_layers = depths["encoder"]
+    config = copy.deepcopy(teacher_config)
+    for stack, (owner, name) in depth_fields(config).items():
+        setattr(owner, name, depths[stack])
     if width:
         if config.is_encoder_decoder or not hasattr(config, "intermediate_size"):
             raise ValueError("--student-width is implemented for BERT-style encoders only (the paper's width ablation)")
@@ -290,7 +292,7 @@ def copy_plan(n_teacher, n_student, copy_from):
 
 def freeze_word_embeddings(model):
     model.get_input_embeddings().weight.requires_grad_(False)
-    if model.config.is_encoder_decoder and model.config.model_type == "encoder-decoder":
+    if model.config.model_type == "encoder-decoder":  # BERT2BERT's decoder has its own table
         model.decoder.get_input_embeddings().weight.requires_grad_(False)
 
 
@@ -298,7 +300,7 @@ def add_projections(student, teacher_width, pairs):
     """One bias-free linear map per matched student hidden state, student width -> teacher width.
 
     They live on the student (`student.hidden_projections`) so they train with it, but
-    they are training-only: save_student leaves them out of the saved model and writes
+    they are training-only: save_model leaves them out of the saved model and writes
     them separately to hidden_projections.pt.
     """
     width = student.config.hidden_size

@@ -91,19 +91,19 @@ def verdict(init, means, seed_stds, name):
     return text + f"; the median seed std is {noise:.1f}, so the strategy spread {judged} twice the seed noise."
 
 
-def teacher_score(profile, run):
+def teacher_score(run):
     path = Path(run["teacher"]["dir"], "metrics.json")
     metrics = json.loads(path.read_text())["metrics"] if path.exists() else run["teacher"]["metrics"]
     first = next(iter(metrics.values()))
     return next(iter(first.values()))
 
 
-def section_grid(profile, runs, table, title):
+def section_grid(runs, table, title):
     out = []
     for task in sorted({r["task"] for r in runs if r["table"] == table}):
         chosen = [r for r in runs if r["table"] == table and r["task"] == task]
         scale = 1 if chosen[0]["kind"] == "generation" else 100
-        lines, verdicts, seeds = grid_table(chosen, teacher_score(profile, chosen[0]), scale, metric_name(chosen[0]))
+        lines, verdicts, seeds = grid_table(chosen, teacher_score(chosen[0]), scale, metric_name(chosen[0]))
         out += [f"### {title}: {task} ({chosen[0]['steps']} steps, seeds {seeds})", "", *lines, "",
                 *[f"- {v}" for v in verdicts], ""]
     return out
@@ -250,8 +250,8 @@ def main():
     results.mkdir(parents=True, exist_ok=True)
     scale = distill.OFFLINE_NOTE if runs[0]["offline"] else "Paper setup (hub models and data)."
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
-    lines += section_grid(args.profile, runs, "classification", "Table 1, classification")
-    lines += section_grid(args.profile, runs, "generation", "Table 2, generation")
+    lines += section_grid(runs, "classification", "Table 1, classification")
+    lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_ablation(runs, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     lines += section_ablation(runs, "width", "Table 4, student width (random init, learned projections)", "width",

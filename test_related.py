@@ -231,7 +231,6 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
 
 
 def test_related_flags_outside_their_setting_are_one_clear_error():
-    teacher = tiny_bert(layers=4)
     with pytest.raises(ValueError, match="add --supplementary mixup"):
         distill.run_names(args_for("--consistency", "0.1", "--student-layers", "2"))
     with pytest.raises(ValueError, match="is a weight"):
