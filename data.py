@@ -275,7 +275,8 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
         if not (train_file and dev_file):
             raise ValueError("give both --train-file and --dev-file")
         train, dev, label_names = load_local(train_file, dev_file)
-        return dict(name=name or "local", kind="classification", offline=True, train=train, dev=dev,
+        # the user's own data: not the synthetic offline profile (no vocabulary shrinking, hub teacher)
+        return dict(name=name or "local", kind="classification", offline=False, train=train, dev=dev,
                     num_labels=len(label_names), label_names=label_names, metrics=("accuracy", "f1"))
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; see python distill.py --list-tasks")

@@ -898,7 +898,8 @@ def finish_run(run, tokenizer, task, args, summary):
     (out / "log.txt").write_text("\n".join(json.dumps(line) for line in run["log"] + run["history"]) + "\n")
     write_json(out / "metrics.json", {
         "task": task["name"], "kind": task["kind"], "offline": task["offline"],
-        "scale": OFFLINE_NOTE if task["offline"] else "paper setup (hub models and data)",
+        "scale": OFFLINE_NOTE if task["offline"] else "local data files" if task["name"] == "local"
+                 else "paper setup (hub models and data)",
         "strategy": run["strategy"], "init": run["init"], "seed": run["seed"],
         "student_layers": run["depths"], "student_width": args.student_width or summary["teacher_width"],
         "pairs": run["pairs"], "copied_blocks": run["copied"],

@@ -5,6 +5,7 @@ import pytest
 import torch
 import transformers as tf
 
+import data
 import distill
 
 WIDTH = 32
@@ -259,6 +260,14 @@ def test_bad_flags_are_refused_before_a_teacher_is_fine_tuned(tmp_path, argv, me
     with pytest.raises(SystemExit, match=message):
         run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
     assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
+
+
+def test_local_files_are_real_data_not_the_synthetic_profile(tmp_path):
+    for split in ("train", "dev"):
+        (tmp_path / f"{split}.csv").write_text("text,label\ngood film,pos\nbad film,neg\n")
+    task = data.load_task(None, train_file=tmp_path / "train.csv", dev_file=tmp_path / "dev.csv")
+    assert task["offline"] is False and task["label_names"] == ["neg", "pos"]
+    assert distill.default_teacher_base(task) == "bert-base-uncased"  # and so no task-vocabulary shrinking
 
 
 def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
