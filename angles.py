@@ -45,6 +45,7 @@ import torch.nn.functional as F
 
 import data
 import distill
+import families
 import mapping
 
 BINS = 200  # histogram bins on [-1, 1]
@@ -164,17 +165,11 @@ def to_teacher_width(student_states, stack, projections, teacher_width):
             for l, state in enumerate(student_states)]
 
 
-def stack_widths(config):
-    if config.model_type == "encoder-decoder":
-        return {"encoder": config.encoder.hidden_size, "decoder": config.decoder.hidden_size}
-    return {stack: config.hidden_size for stack in distill.stack_depths(config)}
-
-
 def make_plan(teacher, student, projections, chosen, with_embeddings):
     """Per stack: the teacher states to pair up, the student states to look from, and a
     note for every chosen student layer that cannot be compared (no width map)."""
-    teacher_depths, student_depths = distill.stack_depths(teacher.config), distill.stack_depths(student.config)
-    teacher_widths, student_widths = stack_widths(teacher.config), stack_widths(student.config)
+    teacher_depths, student_depths = families.stack_depths(teacher.config), families.stack_depths(student.config)
+    teacher_widths, student_widths = families.stack_widths(teacher.config), families.stack_widths(student.config)
     first = 0 if with_embeddings else 1
     plan, notes = {}, []
     for stack, depth in student_depths.items():
@@ -400,15 +395,15 @@ def load_models(args, task):
     for name, directory in (("teacher", args.teacher), ("student", args.student)):
         if directory not in UNTRAINED and not Path(directory, "config.json").is_file():
             raise ValueError(f"--{name} {directory} is not a saved model directory (no config.json)")
-    teacher = distill.load_model(task, args.teacher)
+    teacher = families.load_model(args.teacher, task["kind"])
     tokenizer = tf.AutoTokenizer.from_pretrained(args.teacher)
     if args.student in UNTRAINED:  # built here exactly as distill.py builds it before training
-        depths = {stack: args.student_layers for stack in distill.stack_depths(teacher.config)}
+        depths = {stack: args.student_layers for stack in families.stack_depths(teacher.config)}
         for stack, depth in depths.items():
-            mapping.check_depths(distill.stack_depths(teacher.config)[stack], depth)
+            mapping.check_depths(families.stack_depths(teacher.config)[stack], depth)
         student, _ = distill.build_student(teacher, args.student, depths, seed=args.seed)
         return teacher, tokenizer, student, {}
-    student = distill.load_model(task, args.student)
+    student = families.load_model(args.student, task["kind"])
     if student.config.model_type != teacher.config.model_type:
         raise ValueError(f"student is a {student.config.model_type!r} model but the teacher a "
                          f"{teacher.config.model_type!r} one: not a student of this teacher")

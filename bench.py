@@ -43,6 +43,7 @@ import transformers as tf
 
 import data
 import distill
+import losses
 
 TEACHERS = {  # BERT shapes: layers, width, heads, feed-forward width
     "tiny": dict(num_hidden_layers=6, hidden_size=128, num_attention_heads=2, intermediate_size=512),
@@ -95,20 +96,21 @@ def setup(args):
     config = tf.BertConfig(vocab_size=tokenizer.vocab_size, num_labels=task["num_labels"], **TEACHERS[args.teacher])
     torch.manual_seed(0)
     teacher = tf.BertForSequenceClassification(config).to(args.device).eval()
-    settings = distill.parse_args(["--batch-size", str(args.batch_size), "--student-layers", str(args.student_layers),
-                                   "--device", args.device, "--lr", "1e-5"])
-    settings.hid_reduction = "bert"
+    settings = distill.resolve_settings(distill.parse_args([
+        "--batch-size", str(args.batch_size), "--student-layers", str(args.student_layers), "--device", args.device,
+        "--lr", "1e-5"]), task)
     return dict(tokenizer=tokenizer, task=task, rows=rows, teacher=teacher, settings=settings,
                 device=torch.device(args.device), out=Path(tempfile.mkdtemp(prefix="bench-")))
 
 
 def new_run(s, init="copy", strategy="forward"):
-    return distill.make_run(s["teacher"], s["task"], s["settings"], init, strategy, 0, s["out"] / f"{init}-{strategy}")
+    plan = distill.plan_run(s["teacher"].config, s["settings"], init, strategy, 0, s["out"] / f"{init}-{strategy}")
+    return distill.make_run(s["teacher"], plan, s["settings"])
 
 
 def ours(s, runs, teacher, steps):
     distill.train(runs, teacher, s["rows"], {}, s["task"], s["tokenizer"], s["settings"], s["settings"].lr,
-                  steps, eval_steps=set(), desc="bench", seed=0)
+                  steps, eval_steps=set(), desc="bench")
 
 
 # ----------------------------------------------------------------------------- what is timed
@@ -124,7 +126,7 @@ def teacher_forwards(s, steps):
     batches = data.batches(s["rows"], s["settings"].batch_size, s["tokenizer"].pad_token_id, order="shuffle", seed=0)
     for step in range(steps):
         batch = distill.to_device(batches[step % len(batches)], s["device"])
-        with torch.no_grad(), distill.autocast(s["settings"]):
+        with torch.no_grad(), distill.autocast(s["device"], s["settings"].bf16):
             s["teacher"](**distill.model_inputs(batch))
 
 
@@ -148,12 +150,13 @@ def trainer_steps(s, steps):
             return torch.utils.data.SequentialSampler(self.train_dataset)  # rows come in first_epoch order
 
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            with torch.no_grad(), distill.autocast(settings):  # Trainer's bf16 covers the student only
+            # Trainer's bf16 covers the student only
+            with torch.no_grad(), distill.autocast(s["device"], settings.bf16):
                 teacher_outputs = teacher(**inputs, output_hidden_states=True)
             outputs = model(**inputs, output_hidden_states=True)
-            loss = (outputs.loss + distill.kd_loss(outputs.logits, teacher_outputs.logits)
-                    + 3 * distill.hidden_loss(outputs.hidden_states, teacher_outputs.hidden_states, pairs,
-                                              inputs["attention_mask"]))
+            loss = (outputs.loss + losses.kd_loss(outputs.logits, teacher_outputs.logits)
+                    + 3 * losses.hidden_loss(outputs.hidden_states, teacher_outputs.hidden_states, pairs,
+                                             inputs["attention_mask"], "bert"))
             return (loss, outputs) if return_outputs else loss
 
     arguments = tf.TrainingArguments(
@@ -188,7 +191,8 @@ def textbrewer_steps(s, steps):
                                          collate_fn=lambda rows: data.collate(rows, s["tokenizer"].pad_token_id))
     optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=settings.lr,
                                   fused=True)
-    with distiller, distill.autocast(settings):  # TextBrewer has no bf16 switch: autocast from outside
+    # TextBrewer has no bf16 switch: autocast from outside
+    with distiller, distill.autocast(s["device"], settings.bf16):
         distiller.train(optimizer, loader, num_steps=steps, max_grad_norm=settings.max_grad_norm,
                         scheduler_class=distill.linear_decay, scheduler_args={"total_steps": steps},
                         output_hidden_states=True)

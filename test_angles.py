@@ -9,7 +9,7 @@ import transformers as tf
 import angles
 import data
 import distill
-from test_distill import WIDTH, tiny_bert, tiny_seq2seq
+from test_distill import WIDTH, args_for, make_run, tiny_bert, tiny_seq2seq
 
 
 # ------------------------------------------------------------------ angles on hand-made vectors
@@ -101,8 +101,8 @@ def model_dirs(tmp_path_factory):
     distill.save_model(teacher, tokenizer, root / "teacher")
     student, _ = distill.build_student(teacher, "copy", {"encoder": 2})
     distill.save_model(student, tokenizer, root / "student")
-    args = distill.parse_args(["--student-layers", "2", "--student-width", "16", "--init", "random"])
-    run = distill.make_run(teacher, {"kind": "classification"}, args, "random", "last", 0, root / "narrow")
+    run = make_run(teacher, args_for("--student-layers", "2", "--student-width", "16", "--init", "random"),
+                   "random", "last")
     distill.save_model(run["model"], tokenizer, root / "narrow")  # maps only for the matched state: encoder_2
     return root
 
@@ -178,8 +178,9 @@ def test_encoder_decoder_models_give_both_stacks():
 ])
 def test_bad_input_exits_with_one_clear_line(model_dirs, tmp_path, make_argv, message):
     if not (model_dirs / "other").exists():  # a classifier of another architecture
-        tf.DistilBertForSequenceClassification(tf.DistilBertConfig(
-            vocab_size=30522, dim=WIDTH, n_layers=2, n_heads=4, hidden_dim=64)).save_pretrained(model_dirs / "other")
+        tf.MPNetForSequenceClassification(tf.MPNetConfig(
+            vocab_size=30522, hidden_size=WIDTH, num_hidden_layers=2, num_attention_heads=4,
+            intermediate_size=64)).save_pretrained(model_dirs / "other")
     teacher_config = (model_dirs / "teacher" / "config.json").read_text()
     with pytest.raises(SystemExit) as exit_info:
         run_cli(*make_argv(model_dirs, tmp_path / "out"), "--max-examples", 4)

@@ -1,5 +1,6 @@
 """distill.py on tiny random models (no downloads): init, losses, training, outputs, errors."""
 import json
+import random
 
 import pytest
 import torch
@@ -7,6 +8,8 @@ import transformers as tf
 
 import data
 import distill
+import families
+import losses
 
 WIDTH = 32
 
@@ -36,23 +39,35 @@ def tiny_seq2seq(kind, layers=4):
     return tf.EncoderDecoderModel(config=config)
 
 
-def args_for(*extra):
+def args_for(*extra, kind="classification"):
+    """distill.py's settings for a tiny task of this kind, resolved as distill.distill resolves them."""
     args = distill.parse_args(["--lr", "1e-3", *extra])
-    args.hid_reduction = args.hid_reduction or "bert"
-    return args
+    return distill.resolve_settings(args, {"kind": kind, "name": "tiny", "offline": True})
+
+
+def make_run(teacher, args, init="copy", strategy="forward", seed=0):
+    """One student as distill.distill makes it: planned from the teacher's config, then built."""
+    plan = distill.plan_run(teacher.config, args, init, strategy, seed, distill.Path("x"))
+    return distill.make_run(teacher, plan, args)
+
+
+def teacher_pass(teacher, batch, runs, args, mixing_seed=0, ramp=1.0):
+    """The teacher's side of a step, as distill.train computes it."""
+    with torch.no_grad():
+        return distill.teacher_pass(teacher, batch, runs, args, random.Random(mixing_seed), ramp)
 
 
 def train_a_few_steps(run, loss_and_parts, steps):
     """AdamW steps on whatever loss_and_parts() returns; the losses seen, and the last parts."""
     optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
-    losses = []
+    seen = []
     for _ in range(steps):
         loss, parts = loss_and_parts()
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
-        losses.append(loss.item())
-    return losses, parts
+        seen.append(loss.item())
+    return seen, parts
 
 
 def random_batch(seq2seq=False, batch_size=4, length=7):
@@ -109,26 +124,26 @@ def test_copy_init_for_encoder_decoder_models(kind):
     student, copied = distill.build_student(teacher, "copy", {"encoder": 2, "decoder": 2}, copy_from="upper")
     assert copied == {"encoder": [3, 4], "decoder": [3, 4]}
     teacher_state, copied_keys = teacher.state_dict(), 0
+    prefixes = families.block_prefixes(teacher)
     for key, value in student.state_dict().items():
-        found = distill.BLOCK_INDEX.search(key)
-        if found and found.group(2) == "1":  # student block 1 <- teacher block 3 (0-based), both stacks
-            source = distill.teacher_key(key, copied)
-            assert distill.BLOCK_INDEX.search(source).group(2) == "3"
-            assert torch.equal(value, teacher_state[source]), key
-            copied_keys += 1
+        for prefix in prefixes.values():
+            if key.startswith(prefix + ".1."):  # student block 1 <- teacher block 3 (0-based), both stacks
+                source = families.teacher_key(key, copied, prefixes)
+                assert source.startswith(prefix + ".3.")
+                assert torch.equal(value, teacher_state[source]), key
+                copied_keys += 1
     assert copied_keys > 4
-    assert distill.stack_depths(student.config) == {"encoder": 2, "decoder": 2}
+    assert families.stack_depths(student.config) == {"encoder": 2, "decoder": 2}
 
 
 def test_width_projections_and_copy_width_error():
     teacher = tiny_bert(layers=4)
     args = args_for("--student-layers", "2", "--student-width", "16", "--init", "random")
-    run = distill.make_run(teacher, {"kind": "classification"}, args, "random", "forward", 0, distill.Path("x"))
+    run = make_run(teacher, args, "random", "forward")
     projections = run["model"].hidden_projections
     assert sorted(projections) == ["encoder_0", "encoder_1", "encoder_2"]
     assert all(p.weight.shape == (WIDTH, 16) and p.bias is None for p in projections.values())
-    loss, parts = distill.distillation_loss(run, random_batch(), teacher(**random_batch(), output_hidden_states=True),
-                                            args)
+    loss, parts = distill.student_loss(run, random_batch(), teacher_pass(teacher, random_batch(), [run], args), args)
     loss.backward()
     assert projections["encoder_1"].weight.grad.abs().sum() > 0  # the projections are trained
     with pytest.raises(ValueError, match="copy init needs the teacher's width"):
@@ -142,7 +157,7 @@ def test_hidden_loss_is_zero_for_identical_states():
     states = tuple(torch.randn(2, 5, 8) for _ in range(3))
     mask = torch.ones(2, 5)
     for reduction in ("bert", "token", "seq2seq"):
-        assert distill.hidden_loss(states, states, [(0, 0), (1, 1), (2, 2)], mask, reduction).item() == 0.0
+        assert losses.hidden_loss(states, states, [(0, 0), (1, 1), (2, 2)], mask, reduction).item() == 0.0
 
 
 def test_hidden_loss_matches_a_hand_computation_with_padding():
@@ -151,28 +166,28 @@ def test_hidden_loss_matches_a_hand_computation_with_padding():
                              [[0.0, 3.0], [5.0, 5.0], [5.0, 5.0]]]),)
     mask = torch.tensor([[1, 1, 0], [1, 0, 0]])
     # valid squared norms: 2, 4 (row 0) and 9 (row 1); padding (9+9+..., 50, 50) must not count
-    assert distill.hidden_loss(student, teacher, [(0, 0)], mask, "token").item() == pytest.approx(15 / 3)
-    assert distill.hidden_loss(student, teacher, [(0, 0)], mask, "bert").item() == pytest.approx(15 / (2 * 3))
-    assert distill.hidden_loss(student, teacher, [(0, 0)], mask, "seq2seq").item() == pytest.approx(15 / (3 * 2))
+    assert losses.hidden_loss(student, teacher, [(0, 0)], mask, "token").item() == pytest.approx(15 / 3)
+    assert losses.hidden_loss(student, teacher, [(0, 0)], mask, "bert").item() == pytest.approx(15 / (2 * 3))
+    assert losses.hidden_loss(student, teacher, [(0, 0)], mask, "seq2seq").item() == pytest.approx(15 / (3 * 2))
     doubled_student, doubled_teacher = (student[0] * 2,), (teacher[0] * 2,)
-    two_pairs = distill.hidden_loss(doubled_student, doubled_teacher, [(0, 0), (0, 0)], mask, "seq2seq").item()
+    two_pairs = losses.hidden_loss(doubled_student, doubled_teacher, [(0, 0), (0, 0)], mask, "seq2seq").item()
     assert two_pairs == pytest.approx(2 * 4 * 15 / 6)  # seq2seq sums over pairs; states doubled -> x4
 
 
 def test_hidden_loss_normalisation_ignores_scale():
     states = (torch.randn(2, 4, 8),)
     mask = torch.ones(2, 4)
-    assert distill.hidden_loss(states, (states[0] * 5,), [(0, 0)], mask, "token", norm="l2").item() < 1e-10
-    assert distill.hidden_loss(states, (states[0] * 5 + 1,), [(0, 0)], mask, "token", norm="layernorm").item() < 1e-6
+    assert losses.hidden_loss(states, (states[0] * 5,), [(0, 0)], mask, "token", norm="l2").item() < 1e-10
+    assert losses.hidden_loss(states, (states[0] * 5 + 1,), [(0, 0)], mask, "token", norm="layernorm").item() < 1e-6
 
 
 def test_kd_loss_is_zero_when_student_equals_teacher_and_masks_padding():
     logits = torch.randn(4, 3)
-    assert distill.kd_loss(logits, logits).item() == pytest.approx(0.0, abs=1e-6)
+    assert losses.kd_loss(logits, logits).item() == pytest.approx(0.0, abs=1e-6)
     student, teacher = torch.zeros(1, 2, 3), torch.tensor([[[5.0, 0.0, 0.0], [0.0, 0.0, 0.0]]])
-    masked = distill.kd_loss(student, teacher, mask=torch.tensor([[0, 1]]))
+    masked = losses.kd_loss(student, teacher, mask=torch.tensor([[0, 1]]))
     assert masked.item() == pytest.approx(0.0, abs=1e-6)  # only the uniform, identical token counts
-    assert distill.kd_loss(student, teacher, temperature=2.0, mask=torch.tensor([[1, 0]])).item() > 0
+    assert losses.kd_loss(student, teacher, temperature=2.0, mask=torch.tensor([[1, 0]])).item() > 0
 
 
 # ------------------------------------------------------------------ training
@@ -180,27 +195,26 @@ def test_kd_loss_is_zero_when_student_equals_teacher_and_masks_padding():
 def test_every_strategy_trains_and_the_loss_goes_down(strategy):
     teacher = tiny_bert(layers=4)
     args = args_for("--student-layers", "2")
-    run = distill.make_run(teacher, {"kind": "classification"}, args, "copy", strategy, 0, distill.Path("x"))
+    run = make_run(teacher, args, "copy", strategy)
     batch = random_batch()
-    with torch.no_grad():
-        teacher_outputs = teacher(**batch, output_hidden_states=True)
-    losses, parts = train_a_few_steps(run, lambda: distill.distillation_loss(run, batch, teacher_outputs, args), 8)
+    teacher_outputs = teacher_pass(teacher, batch, [run], args)
+    seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 8)
     assert ("hid" in parts) == (strategy != "none")
-    assert losses[-1] < losses[0]
+    assert seen[-1] < seen[0]
 
 
 @pytest.mark.parametrize("kind", ["bart", "t5", "bert2bert"])
 def test_encoder_decoder_students_match_both_stacks(kind):
     teacher = tiny_seq2seq(kind, layers=4)
-    args = args_for("--student-layers", "2", "--hid-reduction", "seq2seq", "--temperature", "2")
-    run = distill.make_run(teacher, {"kind": "generation"}, args, "random", "reverse", 0, distill.Path("x"))
+    args = args_for("--student-layers", "2", "--temperature", "2", kind="generation")
+    assert args.hid_reduction == "seq2seq"
+    run = make_run(teacher, args, "random", "reverse")
     assert run["pairs"] == {"encoder": [(0, 0), (1, 4), (2, 2)], "decoder": [(0, 0), (1, 4), (2, 2)]}
     batch = random_batch(seq2seq=True)
-    with torch.no_grad():
-        teacher_outputs = teacher(**batch, output_hidden_states=True)
-    assert set(distill.hidden_states(teacher_outputs)) == {"encoder", "decoder"}
-    losses, parts = train_a_few_steps(run, lambda: distill.distillation_loss(run, batch, teacher_outputs, args), 6)
-    assert parts["hid"].item() > 0 and losses[-1] < losses[0]
+    teacher_outputs = teacher_pass(teacher, batch, [run], args)
+    assert set(distill.hidden_states(teacher_outputs["outputs"])) == {"encoder", "decoder"}
+    seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 6)
+    assert parts["hid"].item() > 0 and seen[-1] < seen[0]
 
 
 # ------------------------------------------------------------------ end to end (tiny_teacher_dir: conftest.py)
@@ -279,3 +293,97 @@ def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
         run_cli("--task", "synth-sentiment", "--teacher-base", "bert-base-uncased", "--out", tmp_path)
     assert "could not load 'bert-base-uncased'" in str(exit_info.value)
     assert "synth-sentiment" in str(exit_info.value)
+
+
+# ------------------------------------------------------------------ reproducible lockstep
+def student_weights(directory):
+    from safetensors.torch import load_file
+    return load_file(directory / "model.safetensors")
+
+
+def test_a_student_trains_the_same_alone_and_in_lockstep(tiny_teacher_dir, tmp_path):
+    """Dropout is on (the tiny teacher's config): each student draws from its own stream, so its
+    place among lockstep companions, and their number, change nothing."""
+    common = ["--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 6,
+              "--eval-every", 3, "--max-length", 32, "--lr", "1e-3", "--batch-size", 16]
+    run_cli(*common, "--init", "random", "--strategy", "reverse", "--seed", 1, "--out", tmp_path / "alone")
+    run_cli(*common, "--init", "copy,random", "--strategy", "forward,reverse", "--seed", "0,1",
+            "--out", tmp_path / "lockstep")
+    alone, inside = tmp_path / "alone", tmp_path / "lockstep" / "random-reverse-seed1"
+    first, second = (json.loads((d / "metrics.json").read_text()) for d in (alone, inside))
+    assert second["lockstep_students"] == 8 and first["data_seed"] == second["data_seed"] == 1
+    assert first["history"] == second["history"] and first["score"] == second["score"]
+    weights, again = student_weights(alone), student_weights(inside)
+    assert weights.keys() == again.keys() and all(torch.equal(weights[k], again[k]) for k in weights)
+    # a shared --data-seed gives every seed the same batches: seeds then differ only in init and dropout
+    run_cli(*common, "--init", "random", "--strategy", "reverse", "--seed", "0,1", "--data-seed", 1,
+            "--out", tmp_path / "shared-order")
+    shared = json.loads((tmp_path / "shared-order" / "random-reverse-seed1" / "metrics.json").read_text())
+    assert shared["history"] == first["history"]
+
+
+# ------------------------------------------------------------------ failing fast and clearly
+def test_a_non_finite_loss_stops_the_run_with_one_line_and_no_metrics(tiny_teacher_dir, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 6,
+                "--eval-every", 2, "--max-length", 32, "--lr", "1e30", "--init", "copy,random", "--out", tmp_path)
+    assert "2 student(s) stopped on a non-finite loss" in str(exit_info.value)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 2 and all("stopped at step" in line and "loss term" in line for line in lines)
+    assert lines[0].startswith("error: copy-forward-seed0: stopped at step 2: loss term ce is nan")
+    assert not list(tmp_path.glob("*/metrics.json"))
+
+
+def test_only_the_failing_student_stops_in_lockstep(tiny_teacher_dir):
+    teacher = distill.families.load_model(tiny_teacher_dir, "classification")
+    tokenizer = tf.AutoTokenizer.from_pretrained(tiny_teacher_dir)
+    task = data.load_task("synth-sentiment", n_train=32)
+    rows = data.encode(task, task["train"], tokenizer, 32)
+    args = args_for("--student-layers", "2")
+    runs = [make_run(teacher, args, "copy", strategy) for strategy in ("forward", "none")]
+    with torch.no_grad():
+        runs[0]["model"].classifier.weight.fill_(float("nan"))  # as if an update had gone wrong
+    dev = {"dev": rows[:8]}
+    distill.train(runs, teacher, rows, dev, task, tokenizer, args, 1e-3, 4, {2, 4}, desc="test")
+    assert runs[0]["failed"].startswith("stopped at step 2: loss term ce is nan")
+    assert runs[1]["failed"] is None and [h["step"] for h in runs[1]["history"]] == [2, 4]
+    assert runs[0]["history"] == []  # a failed run is never evaluated
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--batch-size", "0"], "--batch-size 0 is out of range"),
+    (["--eval-every", "0"], "--eval-every 0 is out of range"),
+    (["--temperature", "0"], "--temperature 0.0 is out of range"),
+    (["--lr", "-1"], "--lr -1.0 is out of range"),
+    (["--max-steps", "0"], "--max-steps 0 is out of range"),
+    (["--a-hid", "nan"], "--a-hid nan is out of range"),
+    (["--seed", "one"], "must be whole numbers"),
+    (["--eval-steps", "10,x"], "must be comma-separated step numbers"),
+])
+def test_out_of_range_numbers_are_one_clear_line(tmp_path, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
+    assert str(exit_info.value).startswith("error: ") and message in str(exit_info.value)
+    assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--student-layers", "9"], "deeper than teacher"),
+    (["--pairs", "0:0,1:99"], "pair 1:99 is out of range"),
+    (["--strategy", "all-to-one", "--target-layer", "7"], "all-to-one target 7 is out of range"),
+])
+def test_checks_on_the_teacher_config_come_before_fine_tuning(tmp_path, argv, message):
+    """The packaged MiniLM (6 layers) would be fine-tuned into --teacher-dir: nothing may be written."""
+    with pytest.raises(SystemExit, match=message):
+        run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
+    assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
+
+
+def test_a_corrupt_teacher_config_is_one_clear_line(tiny_teacher_dir, tmp_path):
+    broken = tmp_path / "teacher"
+    broken.mkdir()
+    (broken / "config.json").write_text('{"model_type": "bert", ')
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--teacher", broken, "--out", tmp_path / "student")
+    assert str(exit_info.value).startswith(f"error: {broken}/config.json cannot be read")
+    assert not (tmp_path / "student").exists()

@@ -8,23 +8,24 @@ import pytest
 import torch
 
 import distill
+import losses
 import mapping
-from test_distill import args_for, random_batch, run_cli, tiny_bert, tiny_seq2seq, train_a_few_steps
+import related
+from test_distill import args_for, make_run as make_student, random_batch, run_cli, teacher_pass, tiny_bert, \
+    tiny_seq2seq, train_a_few_steps
 
 OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
 
 
 def make_run(teacher, *flags, init="copy", strategy="forward"):
     args = args_for(*flags)
-    return distill.make_run(teacher, {"kind": "classification"}, args, init, strategy, 0, distill.Path("x")), args
+    return make_student(teacher, args, init, strategy), args
 
 
 def losses_with(run, teacher, batch, args, lam_seed=0, ramp=1.0):
-    """distillation_loss as train() calls it, with a chosen mixing seed and consistency ramp."""
-    with torch.no_grad():
-        teacher_outputs, extras = distill.teacher_forward(teacher, batch, [run], args, True, random.Random(lam_seed))
-    extras["ramp"] = ramp
-    return distill.distillation_loss(run, batch, teacher_outputs, args, extras), extras
+    """student_loss as train() calls it, with a chosen mixing seed and consistency ramp."""
+    teacher_side = teacher_pass(teacher, batch, [run], args, lam_seed, ramp)
+    return distill.student_loss(run, batch, teacher_side, args), teacher_side
 
 
 def projections(query, key, value=None):
@@ -50,10 +51,10 @@ def test_recomputed_attention_is_the_models_own():
     model.eval()
     model.set_attn_implementation("eager")  # only the eager kernel returns attention maps
     batch = random_batch()
-    with distill.capture_attention(model, [1, 2]) as captured:
+    with related.capture_attention(model, [1, 2]) as captured:
         outputs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], output_attentions=True)
     for block in (1, 2):
-        ours = distill.relation(captured[block]["query"], captured[block]["key"], batch["attention_mask"]).exp()
+        ours = losses.relation(captured[block]["query"], captured[block]["key"], batch["attention_mask"]).exp()
         assert torch.allclose(ours, outputs.attentions[block - 1], atol=1e-6)
 
 
@@ -76,11 +77,11 @@ def test_attention_loss_matches_a_hand_computation():
     student = {1: projections([[[[0.0], [0.0]]]], [[[[1.0], [2.0]]]], [[[[0.0], [0.0]]]])}
     teacher = {1: projections([[[[1.0], [1.0]]]], [[[[math.log(3)], [0.0]]]], [[[[1.0], [0.0]]]])}
     row_kl = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
-    assert distill.attention_loss(student, teacher, [(1, 1)], mask).item() == pytest.approx(row_kl, rel=1e-5)
+    assert losses.attention_loss(student, teacher, [(1, 1)], mask).item() == pytest.approx(row_kl, rel=1e-5)
     # value relation: teacher V V^T rows are (1, 0) -> (e, 1)/(e+1) and (0, 0) -> uniform; student uniform
     p = math.e / (math.e + 1)
     value_kl = (p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5) + 0.0) / 2
-    with_values = distill.attention_loss(student, teacher, [(1, 1)], mask, values=True).item()
+    with_values = losses.attention_loss(student, teacher, [(1, 1)], mask, values=True).item()
     assert with_values == pytest.approx(row_kl + value_kl, rel=1e-5)
 
 
@@ -89,24 +90,24 @@ def test_attention_loss_ignores_padding():
     student = {1: {name: torch.randn(2, 2, 3, 4) for name in ("query", "key", "value")}}
     teacher = {1: {name: torch.randn(2, 2, 3, 4) for name in ("query", "key", "value")}}
     mask = torch.tensor([[1, 1, 0], [1, 1, 0]])
-    padded = distill.attention_loss(student, teacher, [(1, 1)], mask, values=True)
+    padded = losses.attention_loss(student, teacher, [(1, 1)], mask, values=True)
     cut = {k: {n: v[:, :, :2] for n, v in s[1].items()} for k, s in (("s", student), ("t", teacher))}
-    unpadded = distill.attention_loss({1: cut["s"]}, {1: cut["t"]}, [(1, 1)], mask[:, :2], values=True)
+    unpadded = losses.attention_loss({1: cut["s"]}, {1: cut["t"]}, [(1, 1)], mask[:, :2], values=True)
     assert padded.item() == pytest.approx(unpadded.item(), rel=1e-6)  # padding rows and keys do not count
     for side in (student, teacher):
         for value in side[1].values():
             value[:, :, 2] = 100.0  # anything at the padded position
-    assert distill.attention_loss(student, teacher, [(1, 1)], mask, values=True).item() == pytest.approx(
+    assert losses.attention_loss(student, teacher, [(1, 1)], mask, values=True).item() == pytest.approx(
         padded.item(), rel=1e-6)
 
 
 def test_attention_pairs_skip_the_embeddings_and_head_counts_must_agree():
     pairs = mapping.match("all-to-one", 4, 2)
-    assert pairs == [(0, 2), (1, 2), (2, 2)] and distill.attention_pairs(pairs) == [(1, 2), (2, 2)]
-    assert distill.attention_pairs(mapping.match("reverse", 4, 2)) == [(1, 4), (2, 2)]
+    assert pairs == [(0, 2), (1, 2), (2, 2)] and losses.attention_pairs(pairs) == [(1, 2), (2, 2)]
+    assert losses.attention_pairs(mapping.match("reverse", 4, 2)) == [(1, 4), (2, 2)]
     two_heads, four_heads = torch.zeros(1, 2, 3, 3), torch.zeros(1, 4, 3, 3)
     with pytest.raises(ValueError, match="student has 2 heads and the teacher 4"):
-        distill.relation_kl(two_heads, four_heads, torch.ones(1, 3))
+        losses.relation_kl(two_heads, four_heads, torch.ones(1, 3))
     # a narrower student keeps the teacher's head count (smaller heads), so attention transfer works
     teacher = tiny_bert(layers=4)
     run, args = make_run(teacher, "--objective", "attention", "--student-layers", "2", "--student-width", "16",
@@ -135,7 +136,7 @@ def test_copy_from_lower_and_upper_under_every_objective(objective):
 # ------------------------------------------------------------------ CR-ILD: mixed inputs
 def test_mixing_weight_is_at_least_one_half():
     rng = random.Random(0)
-    draws = [distill.mixing_weight(rng) for _ in range(2000)]
+    draws = [related.mixing_weight(rng) for _ in range(2000)]
     assert min(draws) >= 0.5 and max(draws) <= 1.0
     assert 0.7 < sum(draws) / len(draws) < 0.8  # max(U, 1 - U) is uniform on [0.5, 1]: mean 0.75
 
@@ -150,15 +151,14 @@ def test_mixed_inputs_mix_embedding_outputs_or_masks_and_are_the_same_for_teache
     batch["attention_mask"][3, 4:] = 0  # row 3 padded from 4 on, row 0 (its partner) from 5 on
     clean = student(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                     output_hidden_states=True).hidden_states[0]
-    mixed, _, mask = distill.mixed_forward(student, batch, lam, [])
+    mixed, _, mask = related.mixed_forward(student, batch, lam, [])
     assert torch.allclose(mixed.hidden_states[0], lam * clean + (1 - lam) * clean.flip(0), atol=1e-6)
     assert mask[0].tolist() == [1, 1, 1, 1, 1, 0, 0] and mask[3].tolist() == mask[0].tolist()
     assert torch.equal(mask, torch.maximum(batch["attention_mask"], batch["attention_mask"].flip(0)))
     # the teacher mixes with the same lambda and order (copied embeddings: the very same mixed input)
-    with torch.no_grad():
-        _, extras = distill.teacher_forward(teacher, batch, [run], args, True, random.Random(0))
-    again, _, _ = distill.mixed_forward(student, batch, extras["lam"], [])
-    assert extras["lam"] == distill.mixing_weight(random.Random(0))
+    extras = teacher_pass(teacher, batch, [run], args)
+    again, _, _ = related.mixed_forward(student, batch, extras["lam"], [])
+    assert extras["lam"] == related.mixing_weight(random.Random(0))
     assert torch.allclose(extras["mixed"]["hidden"]["encoder"][0], again.hidden_states[0], atol=1e-6)
 
 
@@ -175,9 +175,9 @@ def test_matching_moves_to_the_mixed_inputs():
 
 # ------------------------------------------------------------------ CR-ILD: consistency
 def test_consistency_ramp_counts_epochs_from_zero():
-    assert [distill.consistency_ramp(s, 2, 6) for s in range(6)] == [0, 0, 1 / 3, 1 / 3, 2 / 3, 2 / 3]
-    assert distill.consistency_ramp(4, 2, 5) == pytest.approx(2 / 2.5)  # --max-steps: n_epochs = 2.5
-    assert [distill.consistency_ramp(s, 8, 4) for s in range(4)] == [0, 0.25, 0.5, 0.75]  # shorter than 1 epoch
+    assert [related.consistency_ramp(s, 2, 6) for s in range(6)] == [0, 0, 1 / 3, 1 / 3, 2 / 3, 2 / 3]
+    assert related.consistency_ramp(4, 2, 5) == pytest.approx(2 / 2.5)  # --max-steps: n_epochs = 2.5
+    assert [related.consistency_ramp(s, 8, 4) for s in range(4)] == [0, 0.25, 0.5, 0.75]  # shorter than 1 epoch
 
 
 def test_consistency_term_is_zero_in_the_first_epoch_then_hand_computed_and_added():
@@ -192,7 +192,7 @@ def test_consistency_term_is_zero_in_the_first_epoch_then_hand_computed_and_adde
     (loss, parts), extras = losses_with(run, teacher, batch, args, ramp=0.5)
     lam, mask = extras["lam"], batch["attention_mask"]
     clean = student(input_ids=batch["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states[-1]
-    mixed = distill.mixed_forward(student, batch, lam, [])[0].hidden_states[-1]
+    mixed = related.mixed_forward(student, batch, lam, [])[0].hidden_states[-1]
 
     def mse(a, b, m):  # element-wise mean over real tokens x hidden units
         return ((a - b).pow(2) * m[..., None]).sum() / (m.sum() * a.shape[-1])
@@ -233,11 +233,10 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
 def test_related_flags_outside_their_setting_are_one_clear_error():
     with pytest.raises(ValueError, match="add --supplementary mixup"):
         distill.run_names(args_for("--consistency", "0.1", "--student-layers", "2"))
-    with pytest.raises(ValueError, match="is a weight"):
+    with pytest.raises(ValueError, match="--consistency -1.0 is out of range"):
         distill.run_names(args_for("--consistency", "-1", "--supplementary", "mixup", "--student-layers", "2"))
     with pytest.raises(ValueError, match="BERT-style encoders"):
-        distill.make_run(tiny_seq2seq("bart"), {"kind": "generation"}, args_for("--objective", "attention"),
-                         "copy", "forward", 0, distill.Path("x"))
+        related.check_teacher(tiny_seq2seq("bart").config, "attention", "none")
 
 
 def test_bad_related_flag_exits_with_one_line(tiny_teacher_dir, tmp_path):

@@ -1,0 +1,257 @@
+"""Model families in one table: where each keeps its blocks, depth, width, embeddings and attention.
+
+distill.py, related.py and angles.py ask the functions below, never a model type, so a
+new family is one more entry in FAMILIES (and a tiny config in test_families.py, which
+walks every entry). Paths are attribute paths: on the model for modules
+("base_model.encoder.layer"), on the config for numbers ("encoder.num_hidden_layers").
+
+    stacks      {stack: dict(depth=config path, blocks=model path, width=config path)};
+                encoder-decoder models have an 'encoder' and a 'decoder' stack, matched
+                separately with the same strategy (the paper, Section 4)
+    narrow      config fields scaled by --student-width (None: no width ablation)
+    attention   (self-attention module inside a block, query, key, value names) or None:
+                what attention transfer and mixed inputs hook into
+    embeddings  the embedding module whose output CR-ILD mixes (None: no mixed inputs)
+    frozen      embedding modules that --freeze-embeddings freezes (the authors'
+                freeze_embeds: BART freezes its position embeddings too)
+    fresh       parameter-name prefixes that copy init leaves fresh (the task head)
+    vocab       config paths holding the vocabulary size
+    loader      a transformers class for every task kind, where AutoModelFor... does not serve
+"""
+import copy
+import functools
+from pathlib import Path
+
+FAMILIES = {
+    "bert": dict(
+        stacks={"encoder": dict(depth="num_hidden_layers", blocks="base_model.encoder.layer", width="hidden_size")},
+        narrow=("hidden_size", "intermediate_size"), attention=("attention.self", "query", "key", "value"),
+        embeddings="base_model.embeddings", frozen=("base_model.embeddings.word_embeddings",),
+        fresh=("classifier.",), vocab=("vocab_size",)),
+    "mpnet": dict(
+        stacks={"encoder": dict(depth="num_hidden_layers", blocks="base_model.encoder.layer", width="hidden_size")},
+        narrow=("hidden_size", "intermediate_size"), attention=("attention.attn", "q", "k", "v"),
+        embeddings="base_model.embeddings", frozen=("base_model.embeddings.word_embeddings",),
+        fresh=("classifier.",), vocab=("vocab_size",)),
+    "bart": dict(
+        stacks={"encoder": dict(depth="encoder_layers", blocks="base_model.encoder.layers", width="d_model"),
+                "decoder": dict(depth="decoder_layers", blocks="base_model.decoder.layers", width="d_model")},
+        narrow=None, attention=None, embeddings=None,
+        frozen=("base_model.shared", "base_model.encoder.embed_positions", "base_model.decoder.embed_positions"),
+        fresh=(), vocab=("vocab_size",)),
+    "t5": dict(
+        stacks={"encoder": dict(depth="num_layers", blocks="encoder.block", width="d_model"),
+                "decoder": dict(depth="num_decoder_layers", blocks="decoder.block", width="d_model")},
+        narrow=None, attention=None, embeddings=None, frozen=("shared",), fresh=(), vocab=("vocab_size",)),
+    "encoder-decoder": dict(  # BERT2BERT (Rothe et al. 2020): one BERT config and model per stack
+        stacks={"encoder": dict(depth="encoder.num_hidden_layers", blocks="encoder.encoder.layer",
+                                width="encoder.hidden_size"),
+                "decoder": dict(depth="decoder.num_hidden_layers", blocks="decoder.base_model.encoder.layer",
+                                width="decoder.hidden_size")},
+        narrow=None, attention=None, embeddings=None,
+        frozen=("encoder.embeddings.word_embeddings", "decoder.base_model.embeddings.word_embeddings"),
+        fresh=(), vocab=("encoder.vocab_size", "decoder.vocab_size"), loader="EncoderDecoderModel"),
+}
+AUTO_CLASSES = {"classification": "AutoModelForSequenceClassification", "generation": "AutoModelForSeq2SeqLM"}
+
+
+def family(config):
+    """The FAMILIES entry of a model's config, or one clear error."""
+    if config.model_type not in FAMILIES:
+        raise ValueError(f"model type {config.model_type!r} is not supported yet; supported: "
+                         f"{', '.join(FAMILIES)} (a new family is one entry in families.FAMILIES)")
+    return FAMILIES[config.model_type]
+
+
+def attribute(owner, path):
+    """owner.a.b.c for path 'a.b.c'."""
+    return functools.reduce(getattr, path.split("."), owner)
+
+
+def set_attribute(owner, path, value):
+    *parents, name = path.split(".")
+    setattr(attribute(owner, ".".join(parents)) if parents else owner, name, value)
+
+
+def stack_depths(config):
+    """Number of blocks per stack: {'encoder': n} or {'encoder': n, 'decoder': m}."""
+    return {stack: attribute(config, fields["depth"]) for stack, fields in family(config)["stacks"].items()}
+
+
+def stack_widths(config):
+    """Hidden size per stack."""
+    return {stack: attribute(config, fields["width"]) for stack, fields in family(config)["stacks"].items()}
+
+
+def student_config(teacher_config, depths, width=None):
+    """The teacher's config with the student's depth per stack (and optionally a smaller width)."""
+    config = copy.deepcopy(teacher_config)
+    for stack, fields in family(config)["stacks"].items():
+        set_attribute(config, fields["depth"], depths[stack])
+    if width:
+        narrow = family(config)["narrow"]
+        if not narrow:
+            raise ValueError(f"--student-width is implemented for BERT-style encoders (the paper's width "
+                             f"ablation), not for {config.model_type!r}")
+        if width % config.num_attention_heads:
+            raise ValueError(f"--student-width {width} must be a multiple of the teacher's "
+                             f"{config.num_attention_heads} attention heads")
+        for field in narrow:  # e.g. hidden 384 -> 192 scales the feed-forward width by the same factor
+            setattr(config, field, getattr(config, field) * width // config.hidden_size)
+    return config
+
+
+def block_prefixes(model):
+    """Parameter-name prefix of each stack's blocks, e.g. {'encoder': 'bert.encoder.layer'}."""
+    names = {id(module): name for name, module in model.named_modules()}
+    return {stack: names[id(attribute(model, fields["blocks"]))]
+            for stack, fields in family(model.config)["stacks"].items()}
+
+
+def teacher_key(student_key, copied, prefixes):
+    """The teacher parameter a student parameter is copied from.
+
+    copied[stack][k] is the 1-based teacher block copied into student block k+1, so
+    'bert.encoder.layer.1.attention...' <- 'bert.encoder.layer.7.attention...' when
+    copied['encoder'] = [4, 8, 12]. Parameters outside the blocks keep their name.
+    """
+    for stack, prefix in prefixes.items():
+        head = prefix + "."
+        if student_key.startswith(head):
+            block, _, rest = student_key[len(head):].partition(".")
+            return f"{head}{copied[stack][int(block)] - 1}.{rest}"
+    return student_key
+
+
+def is_fresh(config, key):
+    """Is this parameter part of the task head that copy init leaves fresh?"""
+    return key.startswith(family(config)["fresh"])
+
+
+def frozen_embeddings(model):
+    """The embedding modules --freeze-embeddings freezes."""
+    return [attribute(model, path) for path in family(model.config)["frozen"]]
+
+
+def attention_projections(model, block):
+    """Query, key and value projections of block `block` (1-based, like hidden-state indices)."""
+    spec = family(model.config)["attention"]
+    if spec is None:
+        raise ValueError(f"attention transfer and mixed inputs hook into BERT-style self-attention; "
+                         f"a {model.config.model_type!r} model has no entry for it in families.FAMILIES")
+    module_path, *names = spec
+    stack = next(iter(family(model.config)["stacks"].values()))
+    attention = attribute(attribute(model, stack["blocks"])[block - 1], module_path)
+    return dict(zip(("query", "key", "value"), (getattr(attention, name) for name in names)))
+
+
+def embedding_module(model):
+    path = family(model.config)["embeddings"]
+    if path is None:
+        raise ValueError(f"mixed inputs (--supplementary mixup) need an embedding module to hook; "
+                         f"a {model.config.model_type!r} model has none in families.FAMILIES")
+    return attribute(model, path)
+
+
+def supports_attention(config):
+    return family(config)["attention"] is not None and family(config)["embeddings"] is not None
+
+
+def with_vocabulary(config, size):
+    """A copy of the config with a vocabulary of `size` word pieces (every stack's)."""
+    config = copy.deepcopy(config)
+    for path in family(config)["vocab"]:
+        set_attribute(config, path, size)
+    return config
+
+
+def vocabulary_size(config):
+    return attribute(config, family(config)["vocab"][0])
+
+
+def model_class(config, task_kind):
+    """The transformers class that loads this family for this kind of task."""
+    import transformers
+    return getattr(transformers, family(config).get("loader") or AUTO_CLASSES[task_kind])
+
+
+
+# ----------------------------------------------------------------------------- loading
+def from_pretrained(cls, name, **kwargs):
+    """cls.from_pretrained, with 'minilm' meaning the packaged model and one clear error
+    when a name is neither a local directory nor reachable on the hub."""
+    import data
+    path = data.offline_teacher_path() if name == "minilm" else name
+    try:
+        return cls.from_pretrained(path, **kwargs)
+    except OSError as error:
+        raise data.HubUnavailable(f"could not load {name!r}: not a local directory and the Hugging Face hub "
+                                  f"is unreachable ({str(error).splitlines()[0][:120]}); run offline with "
+                                  f"--task synth-sentiment (see --list-tasks)") from error
+
+
+def pretrained_config(base, task_kind):
+    """The config of pretrained_model(base, task_kind), without loading any weights."""
+    import transformers as tf
+    config = from_pretrained(tf.AutoConfig, base)
+    if task_kind == "generation" and base == "minilm":  # the BERT2BERT warm start below
+        decoder = copy.deepcopy(config)
+        decoder.is_decoder, decoder.add_cross_attention = True, True
+        return tf.EncoderDecoderConfig.from_encoder_decoder_configs(config, decoder)
+    return config
+
+
+def pretrained_model(base, task_kind, num_labels=None):
+    """A pretrained model with the task's head (classifier or seq2seq LM), and its tokenizer."""
+    import transformers as tf
+    tokenizer = from_pretrained(tf.AutoTokenizer, base)
+    if task_kind == "classification":
+        return from_pretrained(tf.AutoModelForSequenceClassification, base, num_labels=num_labels), tokenizer
+    if base != "minilm":
+        return from_pretrained(tf.AutoModelForSeq2SeqLM, base), tokenizer
+    # No seq2seq model ships in a package: warm-start BERT2BERT from two copies of MiniLM
+    # (Rothe et al. 2020); the decoder's cross-attention starts random. [CLS] starts and
+    # [SEP] ends a target.
+    import data
+    path = data.offline_teacher_path()
+    model = tf.EncoderDecoderModel.from_encoder_decoder_pretrained(path, path)
+    for config in (model.config, model.generation_config):
+        config.decoder_start_token_id = tokenizer.cls_token_id
+        config.eos_token_id = tokenizer.sep_token_id
+        config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def read_config(directory):
+    """A saved model's config, or one clear error for a missing or broken config.json."""
+    import transformers as tf
+    if not Path(directory, "config.json").is_file():
+        raise ValueError(f"{directory} is not a saved model directory (no config.json)")
+    try:
+        return tf.AutoConfig.from_pretrained(directory)
+    except (OSError, ValueError) as error:  # json errors are ValueErrors
+        raise ValueError(f"{directory}/config.json cannot be read ({str(error).splitlines()[0][:120]}); "
+                         f"re-save that model or point to another directory") from error
+
+
+def load_model(directory, task_kind):
+    """A saved teacher or student of any family in the table."""
+    config = read_config(directory)
+    return model_class(config, task_kind).from_pretrained(directory)
+
+
+def shrink_vocabulary(model, kept_ids):
+    """The same model with only the word pieces `kept_ids` (see data.task_vocabulary).
+
+    Every tensor indexed by the vocabulary (word embeddings, a tied LM head and its bias)
+    keeps just those rows; the model is rebuilt from a config with the small vocabulary, so
+    it saves and loads like any other.
+    """
+    import torch
+    old_size = vocabulary_size(model.config)
+    index = torch.tensor(kept_ids)
+    state = {key: value[index] if value.dim() and value.shape[0] == old_size else value
+             for key, value in model.state_dict().items()}
+    small = type(model)(config=with_vocabulary(model.config, len(kept_ids)))
+    small.load_state_dict(state)
+    return small

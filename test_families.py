@@ -1,0 +1,105 @@
+"""families.py: every entry of the model-family table, walked with a tiny random model."""
+import pytest
+import torch
+import transformers as tf
+
+import distill
+import families
+
+WIDTH, HEADS = 32, 4
+
+
+def tiny_model(model_type, layers=4):
+    """A tiny random model of every family in families.FAMILIES (add one here with each new entry)."""
+    torch.manual_seed(0)
+    bert = dict(vocab_size=64, hidden_size=WIDTH, num_hidden_layers=layers, num_attention_heads=HEADS,
+                intermediate_size=64, max_position_embeddings=64)
+    if model_type == "bert":
+        return tf.BertForSequenceClassification(tf.BertConfig(**bert))
+    if model_type == "mpnet":
+        return tf.MPNetForSequenceClassification(tf.MPNetConfig(**bert))
+    if model_type == "bart":
+        return tf.BartForConditionalGeneration(tf.BartConfig(
+            vocab_size=64, d_model=WIDTH, encoder_layers=layers, decoder_layers=layers, encoder_attention_heads=HEADS,
+            decoder_attention_heads=HEADS, encoder_ffn_dim=64, decoder_ffn_dim=64, max_position_embeddings=64))
+    if model_type == "t5":
+        return tf.T5ForConditionalGeneration(tf.T5Config(
+            vocab_size=64, d_model=WIDTH, d_kv=8, d_ff=64, num_layers=layers, num_decoder_layers=layers,
+            num_heads=HEADS, decoder_start_token_id=0))
+    if model_type == "encoder-decoder":
+        config = tf.EncoderDecoderConfig.from_encoder_decoder_configs(
+            tf.BertConfig(**bert), tf.BertConfig(**bert, is_decoder=True, add_cross_attention=True))
+        config.decoder_start_token_id, config.pad_token_id = 1, 0
+        return tf.EncoderDecoderModel(config=config)
+    raise AssertionError(f"test_families.tiny_model has no tiny config for {model_type!r}: add one")
+
+
+@pytest.mark.parametrize("model_type", list(families.FAMILIES))
+def test_every_family_entry_describes_its_model(model_type):
+    teacher = tiny_model(model_type, layers=4)
+    entry = families.family(teacher.config)
+    depths = families.stack_depths(teacher.config)
+    assert set(depths) == set(entry["stacks"]) and set(depths.values()) == {4}
+    assert set(families.stack_widths(teacher.config).values()) == {WIDTH}
+    prefixes = families.block_prefixes(teacher)
+    parameter_names = [name for name, _ in teacher.named_parameters()]
+    for stack, prefix in prefixes.items():  # each stack's blocks are where the table says
+        blocks = {name[len(prefix) + 1:].split(".")[0] for name in parameter_names if name.startswith(prefix + ".")}
+        assert blocks == {"0", "1", "2", "3"}, stack
+    assert all(isinstance(module, torch.nn.Embedding) for module in families.frozen_embeddings(teacher))
+    if entry["attention"]:
+        projections = families.attention_projections(teacher, 2)
+        assert all(isinstance(p, torch.nn.Linear) for p in projections.values()) and len(projections) == 3
+        assert isinstance(families.embedding_module(teacher), torch.nn.Module)
+    else:
+        with pytest.raises(ValueError, match="has no entry"):
+            families.attention_projections(teacher, 1)
+
+
+@pytest.mark.parametrize("model_type", list(families.FAMILIES))
+def test_copy_init_copies_exactly_the_planned_blocks(model_type, tmp_path):
+    teacher = tiny_model(model_type, layers=4)
+    depths = {stack: 2 for stack in families.stack_depths(teacher.config)}
+    student, copied = distill.build_student(teacher, "copy", depths, copy_from="4,1")
+    assert copied == {stack: [4, 1] for stack in depths}
+    assert families.stack_depths(student.config) == depths
+    teacher_state, prefixes = teacher.state_dict(), families.block_prefixes(teacher)
+    for stack, prefix in prefixes.items():
+        for student_block, teacher_block in ((0, 3), (1, 0)):
+            head = f"{prefix}.{student_block}."
+            keys = [k for k in student.state_dict() if k.startswith(head)]
+            assert keys, head
+            for key in keys:
+                source = f"{prefix}.{teacher_block}." + key[len(head):]
+                if source in teacher_state:  # T5's relative bias lives in block 0 only
+                    assert torch.equal(student.state_dict()[key], teacher_state[source]), key
+    for module in families.frozen_embeddings(student):  # the embeddings are the teacher's
+        teacher_module = families.frozen_embeddings(teacher)[families.frozen_embeddings(student).index(module)]
+        assert torch.equal(module.weight, teacher_module.weight)
+    student.save_pretrained(tmp_path)  # and the student loads back as a plain model of its family
+    kind = "classification" if "ForSequenceClassification" in type(teacher).__name__ else "generation"
+    loaded = families.load_model(tmp_path, kind)
+    assert type(loaded) is type(student) and families.stack_depths(loaded.config) == depths
+
+
+def test_an_unknown_family_is_one_clear_error():
+    config = tf.DistilBertConfig(vocab_size=64, dim=WIDTH, n_layers=2, n_heads=HEADS, hidden_dim=64)
+    with pytest.raises(ValueError, match="'distilbert' is not supported yet.*one entry in families.FAMILIES"):
+        families.stack_depths(config)
+
+
+def test_broken_config_is_one_clear_error(tmp_path):
+    (tmp_path / "config.json").write_text("{ not json")
+    with pytest.raises(ValueError, match="config.json cannot be read"):
+        families.read_config(tmp_path)
+    with pytest.raises(ValueError, match="no config.json"):
+        families.read_config(tmp_path / "nowhere")
+
+
+def test_hidden_loss_refuses_a_missing_or_unknown_reduction():
+    import losses
+    states, mask = (torch.zeros(1, 2, 4),), torch.ones(1, 2)
+    with pytest.raises(TypeError):
+        losses.hidden_loss(states, states, [(0, 0)], mask)  # no default reduction
+    with pytest.raises(ValueError, match="unknown hidden-loss reduction None"):
+        losses.hidden_loss(states, states, [(0, 0)], mask, None)
