@@ -3,7 +3,8 @@
     python report.py --profile offline
 
 Reads every runs/<profile>/<table>/.../metrics.json that distill.py wrote and every
-results/<profile>/angles/*/angles.json that angles.py wrote; nothing is typed by hand.
+results/<profile>/angles/*/angles.json that angles.py wrote; nothing is typed by hand except
+the authors' published numbers (PAPER_RESULTS), printed beside ours for the tasks the paper reports.
 For the offline profile it also rewrites README's results section (between the
 `<!-- results:begin -->` and `<!-- results:end -->` markers).
 """
@@ -17,6 +18,31 @@ import distill
 
 STRATEGIES = ("none", "forward", "reverse", "all-to-one", "random")
 MATCHING = ("forward", "reverse", "all-to-one", "random")
+
+# The authors' published numbers: the README of github.com/MANGA-UOFA/Layer-Selection, copied in
+# PAPER.md section 1 ("The authors' reported numbers"). One row per (init, strategy), one value per
+# PAPER_COLUMNS entry (task, split, metric). Split: the README does not name one for GLUE (PAPER.md:
+# probably GLUE test-server scores; we compare with our dev scores and say so under the table); DART
+# and En-Ro are test-split BLEU (dart/scripts/run_eval_on_dart.sh, t5mt/scripts/run_eval.sh). The
+# README has no row for out-of-order ("random") matching from copied weights.
+PAPER_COLUMNS = (("mnli", "dev-matched", "accuracy"), ("mnli", "dev-mismatched", "accuracy"),
+                 ("qqp", "dev", "accuracy"), ("qqp", "dev", "f1"), ("qnli", "dev", "accuracy"),
+                 ("sst2", "dev", "accuracy"), ("dart", "test", "bleu"), ("wmt16-en-ro", "test", "bleu"))
+PAPER_RESULTS = {
+    #                         MNLI-m MNLI-mm QQP acc QQP F1 QNLI  SST-2  DART   En-Ro
+    ("teacher", "-"):         (84.5, 84.1,   89.0,   71.4,  90.8, 93.1,  48.80, 25.90),
+    ("random", "none"):       (63.2, 63.6,   81.5,   56.4,  61.2, 81.1,  38.76, 8.02),
+    ("random", "forward"):    (72.5, 72.0,   83.9,   61.3,  64.7, 85.1,  32.64, 18.13),
+    ("random", "reverse"):    (69.3, 68.9,   84.3,   61.8,  65.2, 83.3,  33.12, 17.15),
+    ("random", "all-to-one"): (74.0, 73.8,   83.4,   60.2,  65.0, 85.4,  33.86, 17.16),
+    ("random", "random"):     (71.2, 71.2,   82.4,   58.8,  64.4, 82.9,  32.67, 16.70),
+    ("copy", "none"):         (77.4, 76.5,   87.6,   67.1,  81.2, 88.7,  46.32, 22.36),
+    ("copy", "forward"):      (79.7, 78.8,   88.2,   69.1,  83.8, 92.3,  47.94, 22.65),
+    ("copy", "reverse"):      (79.2, 78.2,   88.1,   68.3,  83.2, 90.0,  48.45, 21.57),
+    ("copy", "all-to-one"):   (79.4, 78.7,   87.6,   68.6,  82.8, 91.4,  47.10, 21.89),
+}
+METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "bleu": "BLEU"}
+METRIC_SCALE = {"accuracy": 100, "f1": 100, "bleu": 1}  # metrics.json holds fractions, BLEU in points
 
 
 def load_runs(profile):
@@ -91,21 +117,117 @@ def verdict(init, means, seed_stds, name):
     return text + f"; the median seed std is {noise:.1f}, so the strategy spread {judged} twice the seed noise."
 
 
-def teacher_score(run):
+def teacher_metrics(run):
+    """The teacher's metrics, {split: {metric: value}}: from its own metrics.json where it still exists."""
     path = Path(run["teacher"]["dir"], "metrics.json")
-    metrics = json.loads(path.read_text())["metrics"] if path.exists() else run["teacher"]["metrics"]
-    first = next(iter(metrics.values()))
+    return json.loads(path.read_text())["metrics"] if path.exists() else run["teacher"]["metrics"]
+
+
+def teacher_score(run):
+    first = next(iter(teacher_metrics(run).values()))
     return next(iter(first.values()))
+
+
+def paper_number(task, split, metric, init, strategy):
+    """The authors' published number for this cell, or None."""
+    column = PAPER_COLUMNS.index((task, split, metric))
+    row = PAPER_RESULTS.get((init, strategy))
+    return row[column] if row else None
+
+
+def paper_columns(task, runs):
+    """[(split, metric, paper_split)]: every (split, metric) our runs report, those compared with a
+    published number first. paper_split is the split of that number: ours when we report it, else the
+    paper's column goes with our only split of the same metric (e.g. dev BLEU next to the paper's test
+    BLEU) and the header says so; None: not published."""
+    ours = list(dict.fromkeys((split, metric) for r in runs for split, values in r["metrics"].items()
+                              for metric in values))
+    matched = {}
+    for _, split, metric in (c for c in PAPER_COLUMNS if c[0] == task):
+        if (split, metric) in ours:
+            matched[(split, metric)] = split
+            continue
+        candidates = [column for column in ours if column[1] == metric and column not in matched]
+        if len(candidates) == 1:
+            matched[candidates[0]] = split
+    columns = [(split, metric, matched.get((split, metric))) for split, metric in ours]
+    return sorted(columns, key=lambda column: column[2] is None)
+
+
+def column_header(split, metric, paper_split):
+    name = f"{split} {METRIC_NAMES.get(metric, metric)}"
+    if paper_split is None:
+        return name
+    if paper_split == split:
+        return f"{name}: ours (paper, delta)"
+    return f"{name}: ours (paper's {paper_split} {METRIC_NAMES.get(metric, metric)}, delta)"
+
+
+def compared(values, paper, metric, is_compared):
+    """'ours', 'ours ± std' over seeds, then '(paper, ours - paper)' or '(-)' when nothing was published."""
+    scale, digits = METRIC_SCALE.get(metric, 1), 2 if metric == "bleu" else 1
+    average, spread = mean_std([v * scale for v in values])
+    if average is None:
+        return "-"
+    text = f"{average:.{digits}f}" + ("" if spread is None else f" ± {spread:.{digits}f}")
+    if not is_compared:
+        return text
+    if paper is None:
+        return f"{text} (-)"
+    return f"{text} ({paper:.{digits}f}, {average - paper:+.{digits}f})"
+
+
+def paper_table(runs, task, name):
+    """Table 1/2 for a task the paper reports: every (split, metric) column as ours (paper, delta),
+    the teacher row first, then {random, copy} x strategies, and the verdicts on the score."""
+    columns = paper_columns(task, runs)
+    lines = ["| init | strategy | " + " | ".join(column_header(*c) for c in columns) + " | seeds |",
+             "|---|---|" + "---|" * len(columns) + "---|"]
+    teacher = teacher_metrics(runs[0])
+    cells = [compared([teacher[s][m]] if m in teacher.get(s, {}) else [],
+                      paper_number(task, p, m, "teacher", "-") if p else None, m, p is not None)
+             for s, m, p in columns]
+    lines.append("| teacher | - | " + " | ".join(cells) + " | - |")
+    scale = 1 if runs[0]["kind"] == "generation" else 100
+    verdicts = []
+    for init in ("random", "copy"):
+        seed_stds, means = [], {}
+        for strategy in STRATEGIES:
+            chosen = [r for r in runs if r["init"] == init and r["strategy"] == strategy]
+            if not chosen:
+                continue
+            cells = [compared([r["metrics"][s][m] for r in chosen if m in r["metrics"].get(s, {})],
+                              paper_number(task, p, m, init, strategy) if p else None, m, p is not None)
+                     for s, m, p in columns]
+            lines.append(f"| {init} | {strategy} | " + " | ".join(cells) + f" | {len(chosen)} |")
+            scores = [r["score"] * scale for r in chosen]
+            means[strategy] = statistics.mean(scores)
+            if len(scores) > 1:
+                seed_stds.append(statistics.stdev(scores))
+        verdicts.append(verdict(init, means, seed_stds, name))
+    if runs[0]["kind"] == "classification":
+        source = ("Paper: the authors' README (PAPER.md section 1); it names no split, and its GLUE numbers are "
+                  "probably test-server scores (its 'previous work' teacher row is BERT-base's published test "
+                  "scores), so dev-vs-paper deltas include a split difference.")
+    else:
+        source = ("Paper: the authors' README (PAPER.md section 1): test-split BLEU (DART: multi-bleu against "
+                  "its ~3 references).")
+    notes = [source] + (["(-): no published number for this row."] if any(" (-) " in line for line in lines) else [])
+    return lines, notes, [v for v in verdicts if v]
 
 
 def section_grid(runs, table, title):
     out = []
     for task in sorted({r["task"] for r in runs if r["table"] == table}):
         chosen = [r for r in runs if r["table"] == table and r["task"] == task]
+        heading = f"### {title}: {task} ({chosen[0]['steps']} steps, seeds {sorted({r['seed'] for r in chosen})})"
+        if any(column[0] == task for column in PAPER_COLUMNS):
+            lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
+            out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]
+            continue
         scale = 1 if chosen[0]["kind"] == "generation" else 100
         lines, verdicts, seeds = grid_table(chosen, teacher_score(chosen[0]), scale, metric_name(chosen[0]))
-        out += [f"### {title}: {task} ({chosen[0]['steps']} steps, seeds {seeds})", "", *lines, "",
-                *[f"- {v}" for v in verdicts], ""]
+        out += [heading, "", *lines, "", *[f"- {v}" for v in verdicts], ""]
     return out
 
 
@@ -119,8 +241,9 @@ def section_ablation(runs, table, title, column, value):
     baseline = [r for r in runs if r["table"] == "classification" and r["seed"] == 0
                 and (r["task"], r["init"], r["strategy"]) in cells]
     chosen = sorted(ablation + baseline, key=lambda r: (value(r), r["init"], r["strategy"]))
+    split = next(iter(chosen[0]["metrics"]))  # the score's split: dev, or MNLI's dev-matched
     lines = [f"### {title} ({chosen[0]['task']}, seed 0, {chosen[0]['steps']} steps)", "",
-             f"| {column} | init | strategy | dev {metric_name(chosen[0])} |", "|---|---|---|---|"]
+             f"| {column} | init | strategy | {split} {metric_name(chosen[0])} |", "|---|---|---|---|"]
     lines += [f"| {value(r)} | {r['init']} | {r['strategy']} | {r['score'] * 100:.1f} |" for r in chosen]
     return lines + [""]
 
@@ -203,16 +326,19 @@ def related_claims(rows):
 
 
 def section_angles(profile):
-    rows = []
+    rows, tasks = [], set()
     for path in sorted(Path("results", profile, "angles").glob("*/angles.json")):
         result = json.loads(path.read_text())
+        tasks.add(result.get("task", "synth-sentiment"))
         single = "; ".join(f"{s} {v['authors_single_pair']['acute_share'] * 100:.1f}%"
                            for s, v in result["stacks"].items())
         rows.append(f"| {path.parent.name} | {result['acute_share'] * 100:.1f}% | {result['mean_cosine']:.3f} | "
                     f"{single} | [histogram](angles/{path.parent.name}/angles_histogram.png) |")
     if not rows:
         return []
-    return ["### Angles: cos(t_i - s, t_k - s) over dev tokens (synth-sentiment unless named d2t)", "",
+    offline = tasks <= {"synth-sentiment", "synth-d2t"}
+    where = "synth-sentiment unless named d2t" if offline else ", ".join(sorted(tasks))
+    return [f"### Angles: cos(t_i - s, t_k - s) over dev tokens ({where})", "",
             "| student | acute share | mean cosine | authors' single pair (acute) | figure |", "|---|---|---|---|---|",
             *rows, ""]
 
@@ -254,8 +380,9 @@ def main():
     lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_ablation(runs, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
-    lines += section_ablation(runs, "width", "Table 4, student width (random init, learned projections)", "width",
-                              lambda r: r["student_width"])
+    projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})
+    lines += section_ablation(runs, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
+                              "projections)", "width", lambda r: r["student_width"])
     lines += section_related(runs)
     lines += section_angles(args.profile)
     markdown = "\n".join(lines)

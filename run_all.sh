@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce every table and figure:   bash run_all.sh [offline|quick|paper]
+# Print the jobs, run nothing:        bash run_all.sh [offline|quick|paper] --plan
 # Run the tests:                      bash run_all.sh test
 #
 #   offline  (default) runs here: 2 CPU cores, no network, about 40 minutes. The
@@ -7,8 +8,12 @@
 #            training: a smaller real experiment, not the paper's setup.
 #   quick    one task, one seed, very short runs, every table present (~5 minutes).
 #   paper    the authors' setup (bert-base-uncased on GLUE, bart-large on DART, t5-base
-#            on WMT16 En-Ro, the authors' scripts' settings): needs the Hugging Face hub and GPUs; independent
-#            jobs are spread over all visible GPUs.
+#            on WMT16 En-Ro, the authors' scripts' settings; see paper_jobs): needs the
+#            Hugging Face hub and GPUs; independent jobs are spread over all visible GPUs.
+#
+# --plan prints every job's full distill.py command line, one per line, and exits: it
+# creates nothing (no .venv, runs/ or results/), so it is the way to check a profile's
+# settings before spending GPU hours on them.
 #
 # The first call creates .venv and installs requirements*.txt into it. Every job is
 # resumable: a run whose metrics.json exists is skipped, so an interrupted call picks
@@ -16,7 +21,24 @@
 # results/<profile>/, the full log to results/<profile>/run_all.log.
 set -euo pipefail
 cd "$(dirname "$0")"
-profile="${1:-offline}"
+
+usage="usage: bash run_all.sh [offline|quick|paper|test] [--plan]"
+profile="" plan=no
+for arg in "$@"; do
+    case "$arg" in
+        --plan) plan=yes ;;
+        offline|quick|paper|test)
+            if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
+            profile=$arg ;;
+        -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
+        *) echo "error: unknown profile '$arg'; choose offline, quick, paper or test" >&2; exit 2 ;;
+    esac
+done
+profile=${profile:-offline}
+if [ "$profile" = test ] && [ "$plan" = yes ]; then
+    echo "error: --plan lists training jobs and the test profile has none; $usage" >&2
+    exit 2
+fi
 
 setup() {
     local stamp=.venv/.requirements.sha
@@ -31,21 +53,10 @@ setup() {
     echo "$want" > "$stamp"
 }
 
-case "$profile" in
-    offline|quick|paper|test) ;;
-    *) echo "error: unknown profile '$profile'; choose offline, quick, paper or test" >&2; exit 2 ;;
-esac
-setup
-export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-py=.venv/bin/python
-if [ "$profile" = test ]; then
-    exec "$py" -m pytest -q
-fi
-
+# Paths only: nothing is created before the plan is printed.
 runs=runs/$profile
 results=results/$profile
 log=$results/run_all.log
-mkdir -p "$runs" "$results"
 
 # ---------------------------------------------------------------- the jobs of each profile
 # job TABLE/NAME SECONDS distill.py-flags...   (SECONDS: the estimate printed in the plan)
@@ -95,46 +106,118 @@ quick_jobs() {  # the offline profile, shrunk: one task, one seed, short runs
     STEPS=20 SEEDS=0 TASKS=synth-sentiment TEACHER_STEPS=100 D2T_TEACHER_STEPS=40 offline_jobs
 }
 
-paper_jobs() {  # the authors' settings, from their scripts
-    local strategies="none,forward,reverse,all-to-one,random"
-    for task in mnli qqp qnli sst2; do
-        # lr 1e-5 for MNLI and for every all-to-one and random run, 2e-5 otherwise
-        local lr=2e-5 epochs=10 teacher_lr=5e-5
-        [ "$task" = mnli ] && lr=1e-5
-        [ "$task" = sst2 ] && epochs=20
-        case "$task" in mnli|qqp) teacher_lr=2e-5 ;; esac
-        for init in copy random; do
-            job "classification/$task" 36000 --task "$task" --init "$init" --strategy none,forward,reverse \
-                --seed 0 --student-layers 3 --lr "$lr" --epochs "$epochs" --teacher-lr "$teacher_lr" \
-                --teacher-dir "$runs/teachers/$task"
-            job "classification/$task" 36000 --task "$task" --init "$init" --strategy all-to-one,random \
-                --seed 0 --student-layers 3 --lr 1e-5 --epochs "$epochs" --teacher-lr "$teacher_lr" \
-                --teacher-dir "$runs/teachers/$task"
+# The authors' settings. Every value below comes from the script named beside it, in
+# github.com/MANGA-UOFA/Layer-Selection (summarised in PAPER.md section 1); a value that
+# distill.py cannot express exactly says so. Flags are bash arrays so that a value with
+# spaces (T5's source prefix) stays one argument.
+paper_jobs() {
+    # ---------------------------------------------------------- GLUE: bert-base-uncased
+    # teacher: classification/scripts/finetune/{mnli,qqp,qnli,sst2}.sh: 3 epochs, batch 32,
+    # length 128, AdamW with linear decay, no warm-up. Their finetune.py evaluates once, after
+    # training, and keeps that last model: one evaluation at the end of epoch 3 does the same.
+    local -A glue_teacher_lr=([mnli]=2e-5 [qqp]=2e-5 [qnli]=5e-5 [sst2]=5e-5)
+    local glue_teacher=(--teacher-base bert-base-uncased --teacher-epochs 3 --teacher-batch-size 32
+                        --teacher-optimizer adamw --teacher-warmup-steps 0 --teacher-eval-every-epochs 3)
+    # students: classification/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/<task>*.sh:
+    # 3 layers, batch 32, length 128, AdamW with linear decay and no warm-up, weights 1/1/3,
+    # fp32 (no --fp16), nothing frozen. (Their mle/*.sh say --num_student_layers=6; the
+    # table's "none" rows are 3-layer students, PAPER.md.) Their step counter restarts each
+    # epoch, so "every 500 steps" is every 500 steps of each epoch; ours counts on.
+    local glue_student=(--batch-size 32 --max-length 128 --optimizer adamw --warmup-steps 0
+                        --freeze-embeddings no --bf16 no)
+    # Learning rate and evaluation interval differ per strategy, so the strategies that share
+    # both train in lockstep (one job) and the others get their own job. From the scripts:
+    #   task strategies                             lr    eval-every epochs  scripts
+    local glue_groups="
+        mnli  none,forward,reverse,all-to-one,random  1e-5  1000  10  mle|forward|reverse/mnli.sh, all-to-one/mnli-all-one*.sh, random-shuffle/mnli-shuffled*.sh
+        qqp   none,forward                            2e-5  500   10  mle/qqp.sh, forward/qqp.sh
+        qqp   reverse                                 2e-5  1000  10  reverse/qqp.sh
+        qqp   all-to-one,random                       1e-5  1000  10  all-to-one/qqp-all-one*.sh, random-shuffle/qqp-shuffled*.sh
+        qnli  none,forward,reverse                    2e-5  500   10  mle|forward|reverse/qnli.sh
+        qnli  all-to-one,random                       1e-5  1000  10  all-to-one/qnli-all-one*.sh, random-shuffle/qnli-shuffled*.sh
+        sst2  none,forward,reverse                    2e-5  500   20  mle|forward|reverse/sst2.sh
+        sst2  all-to-one,random                       1e-5  1000  20  all-to-one/sst2-all-one*.sh, random-shuffle/sst2-shuffled*.sh"
+
+    # ---------------------------------------------------------- DART: facebook/bart-large
+    # teacher: dart/scripts/run_finetune_teacher.sh: lr 1e-5, 16 epochs, batch 16, 100 warm-up
+    # steps, validated twice per epoch (--val_check_interval 0.5) with beam 5. Its target length
+    # is 256; distill.py has one --max-target-length for teacher and students, so the teacher
+    # also trains on the students' 128.
+    local dart_teacher=(--teacher-base facebook/bart-large --teacher-optimizer adamw --teacher-lr 1e-5
+                        --teacher-epochs 16 --teacher-batch-size 16 --teacher-warmup-steps 100
+                        --teacher-eval-every-epochs 0.5)
+    # students: dart/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/*-3l*.sh: 3+3 layers,
+    # lr 1e-4, batch 8, 18 epochs, 100 warm-up steps, lengths 128, validated three times per
+    # epoch (--val_check_interval 0.3) with beam 5, --freeze_embeds, T = 1, no normalisation.
+    local dart_student=(--student-layers 3 --optimizer adamw --lr 1e-4 --batch-size 8 --epochs 18
+                        --warmup-steps 100 --max-source-length 128 --max-target-length 128
+                        --eval-every-epochs 0.3 --num-beams 5 --temperature 1 --hid-norm none
+                        --freeze-embeddings yes --bf16 no)
+
+    # ---------------------------------------------------------- WMT16 En-Ro: t5-base
+    # teacher: t5mt/scripts/run_finetune_teacher.sh: Adafactor, lr 5e-4, 9 epochs, batch 8, 500
+    # warm-up steps, lengths 300, validated twice per epoch (--val_check_interval 0.5). It
+    # validates with beam 2; distill.py has one --num-beams, the students' 4.
+    local wmt_teacher=(--teacher-base t5-base --teacher-optimizer adafactor --teacher-lr 5e-4 --teacher-epochs 9
+                       --teacher-batch-size 8 --teacher-warmup-steps 500 --teacher-eval-every-epochs 0.5)
+    # students: t5mt/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/*-3l*.sh: 3+3 layers,
+    # Adafactor, lr 1e-4, batch 8, 500 warm-up steps, 40 epochs, T = 2, validated three times
+    # per epoch with beam 4, --normalize_hidden (one layer norm per hidden-state tensor),
+    # --freeze_embeds; lengths 300 are t5mt/finetune.py's defaults; the source prefix is T5's
+    # task-specific one, which their finetune.py applies; t5mt copies blocks 1,7,12 (1-based).
+    local wmt_student=(--student-layers 3 --optimizer adafactor --lr 1e-4 --batch-size 8 --epochs 40
+                       --warmup-steps 500 --max-source-length 300 --max-target-length 300
+                       --source-prefix "translate English to Romanian: " --eval-every-epochs 0.3 --num-beams 4
+                       --temperature 2 --hid-norm layernorm --copy-from 1,7,12 --freeze-embeddings yes --bf16 no)
+
+    # ---------------------------------------------------------- ablations, on MNLI
+    # depth: classification/scripts/depth/mnli-*-9l.sh (6 layers: the same with 6); width:
+    # classification/scripts/width/mnli-*-{384,576}.sh. Otherwise MNLI's student settings. Their
+    # BERT width maps sit in a plain Python list, never trained: fixed random projections.
+    local mnli_student=("${glue_student[@]}" --lr 1e-5 --eval-every 1000 --epochs 10)
+    local mnli_teacher=("${glue_teacher[@]}" --teacher-lr "${glue_teacher_lr[mnli]}" --teacher-dir "$runs/teachers/mnli")
+
+    # ---------------------------------------------------------- the jobs
+    local all="none,forward,reverse,all-to-one,random"
+    local task strategies lr eval_every epochs init depth width
+    while read -r task strategies lr eval_every epochs _; do
+        [ -n "$task" ] || continue
+        for init in copy random; do  # one init per job: twice the jobs to spread over GPUs
+            job "classification/$task" 36000 --task "$task" --init "$init" --strategy "$strategies" --seed 0 \
+                --student-layers 3 "${glue_student[@]}" --lr "$lr" --eval-every "$eval_every" --epochs "$epochs" \
+                "${glue_teacher[@]}" --teacher-lr "${glue_teacher_lr[$task]}" --teacher-dir "$runs/teachers/$task"
         done
-    done
+    done <<< "$glue_groups"
     for init in copy random; do
-        job "generation/dart" 72000 --task dart --init "$init" --strategy "$strategies" --seed 0 --student-layers 3 \
-            --lr 1e-4 --batch-size 8 --epochs 18 --freeze-embeddings yes --teacher-dir "$runs/teachers/dart"
-        job "generation/wmt16-en-ro" 72000 --task wmt16-en-ro --init "$init" --strategy "$strategies" --seed 0 \
-            --student-layers 3 --lr 1e-4 --epochs 40 --temperature 2 --hid-norm layernorm --freeze-embeddings yes \
-            --copy-from 1,7,12 --teacher-dir "$runs/teachers/wmt16-en-ro"
+        job "generation/dart" 72000 --task dart --init "$init" --strategy "$all" --seed 0 \
+            "${dart_student[@]}" "${dart_teacher[@]}" --teacher-dir "$runs/teachers/dart"
+        job "generation/wmt16-en-ro" 72000 --task wmt16-en-ro --init "$init" --strategy "$all" --seed 0 \
+            "${wmt_student[@]}" "${wmt_teacher[@]}" --teacher-dir "$runs/teachers/wmt16-en-ro"
     done
     for depth in 6 9; do
-        job "depth/layers-$depth" 36000 --task mnli --init copy,random --strategy "$strategies" --seed 0 \
-            --student-layers "$depth" --teacher-dir "$runs/teachers/mnli"
+        job "depth/layers-$depth" 36000 --task mnli --init copy,random --strategy "$all" --seed 0 \
+            --student-layers "$depth" "${mnli_student[@]}" "${mnli_teacher[@]}"
     done
     for width in 384 576; do
-        job "width/width-$width" 36000 --task mnli --init random --strategy "$strategies" --seed 0 \
-            --student-width "$width" --teacher-dir "$runs/teachers/mnli"
+        job "width/width-$width" 36000 --task mnli --init random --strategy "$all" --seed 0 \
+            --student-layers 3 "${mnli_student[@]}" --student-width "$width" --projections fixed "${mnli_teacher[@]}"
     done
 }
 
 # ---------------------------------------------------------------- plan, then run
-mode=plan n_jobs=0 estimate=0 index=0
-gpus=()
-if [ "$profile" = paper ] && command -v nvidia-smi >/dev/null; then
-    mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader)
-fi
+# job() runs in three modes: print (--plan: the command lines, nothing else), count (the
+# number of jobs and the time estimate printed before running) and run.
+shell_words() {  # the arguments as one line a shell reads back the same: odd words single-quoted
+    local word words=()
+    for word in "$@"; do
+        if [[ "$word" =~ ^[A-Za-z0-9_./,:=+@%-]+$ ]]; then
+            words+=("$word")
+        else
+            words+=("'${word//\'/\'\\\'\'}'")
+        fi
+    done
+    echo "${words[*]}"
+}
 
 teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (then jobs may run in parallel)
     while [ $# -gt 1 ]; do
@@ -146,21 +229,24 @@ teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (t
 job() {
     local name=$1 seconds=$2
     shift 2
-    if [ "$mode" = plan ]; then
-        n_jobs=$((n_jobs + 1)) estimate=$((estimate + seconds))
-        return
-    fi
+    local command
+    command=$(shell_words distill.py --out "$runs/$name" "$@")
+    case "$mode" in
+        print) echo "python $command"; return ;;
+        count) n_jobs=$((n_jobs + 1)) estimate=$((estimate + seconds)); return ;;
+    esac
     index=$((index + 1))
     local started=$SECONDS
     if [ "${#gpus[@]}" -gt 1 ] && teacher_ready "$@"; then  # paper profile: one job per GPU at a time
         while [ "$(jobs -rp | wc -l)" -ge "${#gpus[@]}" ]; do wait -n; done
         local gpu=${gpus[$((index % ${#gpus[@]}))]}
         echo "[$index/$n_jobs] $name on GPU $gpu (background)"
+        echo "== [$index/$n_jobs] $name: $command" >> "$log.gpu$gpu"
         CUDA_VISIBLE_DEVICES=$gpu "$py" distill.py --out "$runs/$name" "$@" >> "$log.gpu$gpu" 2>&1 &
         return
     fi
     printf '[%d/%d] %-45s ' "$index" "$n_jobs" "$name"
-    echo "== [$index/$n_jobs] $name: distill.py --out $runs/$name $*" >> "$log"
+    echo "== [$index/$n_jobs] $name: $command" >> "$log"
     if ! "$py" distill.py --out "$runs/$name" "$@" >> "$log" 2>&1; then
         echo "FAILED (see $log)"
         tail -n 3 "$log" >&2
@@ -169,14 +255,36 @@ job() {
     echo "$((SECONDS - started)) s"
 }
 
+if [ "$plan" = yes ]; then  # before setup: --plan creates nothing
+    mode=print
+    "${profile}_jobs"
+    exit 0
+fi
+
+setup
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+py=.venv/bin/python
+if [ "$profile" = test ]; then
+    exec "$py" -m pytest -q
+fi
+mkdir -p "$runs" "$results"
+
+gpus=()
+if [ "$profile" = paper ] && command -v nvidia-smi >/dev/null; then
+    mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader)
+fi
+
+mode=count n_jobs=0 estimate=0 index=0
 "${profile}_jobs"
-echo "== $profile profile: $n_jobs jobs, estimated $((estimate / 60)) minutes on 2 CPU cores (finished runs are skipped)"
+where="on 2 CPU cores"
+[ "$profile" = paper ] && where="of GPU time"
+echo "== $profile profile: $n_jobs jobs, estimated $((estimate / 60)) minutes $where (finished runs are skipped)"
 mode=run
 "${profile}_jobs"
 wait
 
-# The angle interpretation (angles.py) on synth-sentiment's students of seed 0: before
-# training ('random' and 'copy' are untrained students) and after, per strategy.
+# The angle interpretation (angles.py) on one task's students of seed 0: before training
+# ('random' and 'copy' are untrained students) and after, per strategy.
 angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
     local name=$1 teacher=$2 student=$3
     local out=$results/angles/$name
@@ -195,9 +303,9 @@ angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
     tail -n 1 "$out.txt" | tee -a "$log"
     rm "$out.txt"
 }
+echo "== angle analysis (results/$profile/angles)"
+mkdir -p "$results/angles"
 if [ "$profile" != paper ]; then
-    echo "== angle analysis (results/$profile/angles)"
-    mkdir -p "$results/angles"
     teacher=$runs/teachers/synth-sentiment students=$runs/classification/synth-sentiment
     angles before-random "$teacher" random --max-length 64
     angles before-copy "$teacher" copy --max-length 64
@@ -206,6 +314,19 @@ if [ "$profile" != paper ]; then
     done
     angles d2t-copy-forward "$runs/teachers/synth-d2t" "$runs/generation/synth-d2t/copy-forward-seed0" \
         --task synth-d2t --max-length 64
+else
+    # MNLI, as the authors' classification/scripts/run_dist_analysis.sh. They pad to 128 and
+    # use the test split (no labels needed); ours masks padding and uses the first 1000 dev-
+    # matched examples (angles.py runs on the CPU). Every strategy of both inits.
+    teacher=$runs/teachers/mnli students=$runs/classification/mnli
+    mnli=(--task mnli --max-length 128 --max-examples 1000)
+    angles before-random "$teacher" random "${mnli[@]}" --student-layers 3
+    angles before-copy "$teacher" copy "${mnli[@]}" --student-layers 3
+    for init in copy random; do
+        for strategy in none forward reverse all-to-one random; do
+            angles "$init-$strategy" "$teacher" "$students/$init-$strategy-seed0" "${mnli[@]}"
+        done
+    done
 fi
 echo "== tables"
 "$py" report.py --profile "$profile"

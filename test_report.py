@@ -84,3 +84,103 @@ def test_crild_claims_call_a_tie_a_tie(project):
 def test_no_runs_is_one_clear_error(project):
     with pytest.raises(SystemExit, match="no finished runs under runs/offline; run: bash run_all.sh offline"):
         run_report()
+
+
+def write_paper_run(root, task, init, strategy, metrics, kind="classification", seed=0, table=None):
+    """A paper-profile run as distill.py writes it: metrics per split, the score = the first split's first metric."""
+    table = table or kind
+    directory = root / "runs" / "paper" / table / task / f"{init}-{strategy}-seed{seed}"
+    directory.mkdir(parents=True)
+    first = next(iter(metrics.values()))
+    run = {"task": task, "kind": kind, "offline": False, "strategy": strategy, "init": init, "seed": seed,
+           "score": next(iter(first.values())), "metrics": metrics, "steps": 1000, "wall_time_s": 1.0,
+           "student_layers": {"encoder": 3}, "student_width": 768, "history": [{"step": 1000, "score": 0.5}],
+           "teacher": {"dir": str(root / "runs" / "paper" / "teachers" / task), "metrics": {}}, "settings": {}}
+    (directory / "metrics.json").write_text(json.dumps(run))
+
+
+def write_teacher(root, task, metrics):
+    directory = root / "runs" / "paper" / "teachers" / task
+    directory.mkdir(parents=True)
+    (directory / "metrics.json").write_text(json.dumps({"task": task, "role": "teacher", "metrics": metrics}))
+
+
+def test_paper_cells_are_ours_paper_and_delta_with_mnli_and_qqp_columns(project):
+    write_teacher(project, "mnli", {"dev-matched": {"accuracy": 0.843}, "dev-mismatched": {"accuracy": 0.846}})
+    write_paper_run(project, "mnli", "copy", "forward",
+                    {"dev-matched": {"accuracy": 0.801}, "dev-mismatched": {"accuracy": 0.785}})
+    write_paper_run(project, "mnli", "copy", "random",  # the README has no copy-init random-matching row
+                    {"dev-matched": {"accuracy": 0.790}, "dev-mismatched": {"accuracy": 0.780}})
+    write_teacher(project, "qqp", {"dev": {"accuracy": 0.905, "f1": 0.874}})
+    write_paper_run(project, "qqp", "random", "none", {"dev": {"accuracy": 0.820, "f1": 0.760}})
+    run_report("--profile", "paper")
+    tables = (project / "results" / "paper" / "tables.md").read_text()
+    assert ("| init | strategy | dev-matched accuracy: ours (paper, delta) | dev-mismatched accuracy: ours "
+            "(paper, delta) | seeds |") in tables
+    assert "| teacher | - | 84.3 (84.5, -0.2) | 84.6 (84.1, +0.5) | - |" in tables
+    assert "| copy | forward | 80.1 (79.7, +0.4) | 78.5 (78.8, -0.3) | 1 |" in tables
+    assert "| copy | random | 79.0 (-) | 78.0 (-) | 1 |" in tables
+    assert "| init | strategy | dev accuracy: ours (paper, delta) | dev F1: ours (paper, delta) | seeds |" in tables
+    assert "| teacher | - | 90.5 (89.0, +1.5) | 87.4 (71.4, +16.0) | - |" in tables
+    assert "| random | none | 82.0 (81.5, +0.5) | 76.0 (56.4, +19.6) | 1 |" in tables
+    assert "probably test-server scores" in tables and "(-): no published number" in tables
+
+
+def test_generation_columns_name_split_and_metric_and_compare_like_with_like(project):
+    # DART reports test and dev BLEU: the paper's test BLEU goes with ours; dev is ours only
+    write_teacher(project, "dart", {"test": {"bleu": 48.0}, "dev": {"bleu": 50.0}})
+    write_paper_run(project, "dart", "copy", "forward", {"test": {"bleu": 47.5}, "dev": {"bleu": 49.25}},
+                    kind="generation")
+    # WMT16 reporting only dev BLEU: compared with the paper's test BLEU, and the header says so
+    write_teacher(project, "wmt16-en-ro", {"dev": {"bleu": 26.0}})
+    write_paper_run(project, "wmt16-en-ro", "random", "reverse", {"dev": {"bleu": 17.0}}, kind="generation")
+    run_report("--profile", "paper")
+    tables = (project / "results" / "paper" / "tables.md").read_text()
+    assert "| init | strategy | test BLEU: ours (paper, delta) | dev BLEU | seeds |" in tables
+    assert "| teacher | - | 48.00 (48.80, -0.80) | 50.00 | - |" in tables
+    assert "| copy | forward | 47.50 (47.94, -0.44) | 49.25 | 1 |" in tables
+    assert "| init | strategy | dev BLEU: ours (paper's test BLEU, delta) | seeds |" in tables
+    assert "| random | reverse | 17.00 (17.15, -0.15) | 1 |" in tables
+    assert "test-split BLEU" in tables and "(-): no published number" not in tables
+
+
+def test_paper_numbers_are_the_readme_tables(project):
+    """Spot checks against PAPER.md's two tables (row, column) so a shifted tuple cannot go unnoticed."""
+    assert report.paper_number("mnli", "dev-mismatched", "accuracy", "teacher", "-") == 84.1
+    assert report.paper_number("qqp", "dev", "f1", "random", "all-to-one") == 60.2
+    assert report.paper_number("qnli", "dev", "accuracy", "copy", "none") == 81.2
+    assert report.paper_number("sst2", "dev", "accuracy", "random", "random") == 82.9
+    assert report.paper_number("dart", "test", "bleu", "random", "none") == 38.76
+    assert report.paper_number("wmt16-en-ro", "test", "bleu", "copy", "all-to-one") == 21.89
+    assert report.paper_number("mnli", "dev-matched", "accuracy", "copy", "random") is None
+    assert all(len(row) == len(report.PAPER_COLUMNS) for row in report.PAPER_RESULTS.values())
+
+
+def test_paper_ablation_names_the_split_and_the_projections(project):
+    write_teacher(project, "mnli", {"dev-matched": {"accuracy": 0.84}, "dev-mismatched": {"accuracy": 0.84}})
+    write_paper_run(project, "mnli", "random", "forward",
+                    {"dev-matched": {"accuracy": 0.70}, "dev-mismatched": {"accuracy": 0.69}}, table="width")
+    path = project / "runs" / "paper" / "width" / "mnli" / "random-forward-seed0" / "metrics.json"
+    run = json.loads(path.read_text())
+    run.update(student_width=384, settings={"projections": "fixed"})
+    path.write_text(json.dumps(run))
+    run_report("--profile", "paper")
+    tables = (project / "results" / "paper" / "tables.md").read_text()
+    assert "### Table 4, student width (random init, fixed projections) (mnli, seed 0, 1000 steps)" in tables
+    assert "| width | init | strategy | dev-matched accuracy |" in tables
+    assert "| 384 | random | forward | 70.0 |" in tables
+
+
+def test_paper_angles_table_names_its_task(project):
+    write_teacher(project, "mnli", {"dev-matched": {"accuracy": 0.84}, "dev-mismatched": {"accuracy": 0.84}})
+    write_paper_run(project, "mnli", "copy", "forward",
+                    {"dev-matched": {"accuracy": 0.80}, "dev-mismatched": {"accuracy": 0.79}})
+    angles = project / "results" / "paper" / "angles" / "copy-forward"
+    angles.mkdir(parents=True)
+    (angles / "angles.json").write_text(json.dumps({
+        "task": "mnli", "acute_share": 0.8, "mean_cosine": 0.25,
+        "stacks": {"encoder": {"authors_single_pair": {"acute_share": 0.9}}}}))
+    run_report("--profile", "paper")
+    tables = (project / "results" / "paper" / "tables.md").read_text()
+    assert "### Angles: cos(t_i - s, t_k - s) over dev tokens (mnli)" in tables
+    assert "| copy-forward | 80.0% | 0.250 | encoder 90.0% |" in tables

@@ -1,0 +1,155 @@
+"""run_all.sh --plan: every profile's distill.py command lines, checked against the authors' settings (PAPER.md)."""
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+PROFILES = ("offline", "quick", "paper")
+
+
+def run_all(tmp_path, *argv):
+    """bash run_all.sh ARGV on a copy of the script in an empty directory (so it can create nothing here)."""
+    shutil.copy(HERE / "run_all.sh", tmp_path / "run_all.sh")
+    return subprocess.run(["bash", "run_all.sh", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def plan(tmp_path, profile):
+    """The plan as one dict of flags per job (a flag given twice keeps its last value, as argparse does)."""
+    result = run_all(tmp_path, profile, "--plan")
+    assert result.returncode == 0, result.stderr
+    jobs = []
+    for line in result.stdout.splitlines():
+        words = shlex.split(line)
+        assert words[:2] == ["python", "distill.py"], line
+        flags = {}
+        for flag, value in zip(words[2::2], words[3::2]):
+            assert flag.startswith("--"), line
+            flags[flag[2:]] = value
+        jobs.append(flags)
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def paper(tmp_path_factory):
+    return plan(tmp_path_factory.mktemp("paper"), "paper")
+
+
+def one(jobs, **where):
+    """The jobs whose flags include every `where` item (underscores stand for dashes)."""
+    where = {key.replace("_", "-"): value for key, value in where.items()}
+    return [job for job in jobs if all(job.get(key) == value for key, value in where.items())]
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_plan_prints_every_job_and_creates_nothing(tmp_path, profile):
+    jobs = plan(tmp_path, profile)
+    assert jobs and all(job["out"].startswith(f"runs/{profile}/") for job in jobs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_all.sh"]  # no .venv, runs/ or results/
+
+
+def test_plan_may_come_first_and_defaults_to_offline(tmp_path):
+    result = run_all(tmp_path, "--plan")
+    assert result.returncode == 0 and result.stdout.startswith("python distill.py --out runs/offline/")
+
+
+@pytest.mark.parametrize("argv, message", [(["bogus"], "unknown profile 'bogus'"),
+                                           (["paper", "--bogus"], "unknown option '--bogus'"),
+                                           (["paper", "quick", "--plan"], "two profiles"),
+                                           (["test", "--plan"], "the test profile has none")])
+def test_bad_arguments_are_one_line_on_stderr_and_exit_2(tmp_path, argv, message):
+    result = run_all(tmp_path, *argv)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.splitlines()) == 1 and message in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run_all.sh"]
+
+
+def test_every_paper_job_trains_in_fp32_with_an_explicit_optimizer(paper):
+    assert len(paper) == 24
+    for job in paper:
+        assert job["bf16"] == "no" and job["optimizer"] in ("adamw", "adafactor") and job["seed"] == "0"
+        assert "warmup-steps" in job and "teacher-warmup-steps" in job and "teacher-dir" in job
+
+
+def test_a_teacher_directory_always_gets_the_same_teacher_settings(paper):
+    """The first job of a task fine-tunes its teacher; later jobs reuse it whatever they say, so they must agree."""
+    settings = {}
+    for job in paper:
+        teacher = {k: v for k, v in job.items() if k.startswith("teacher-") or k in ("task", "max-length")}
+        assert settings.setdefault(job["teacher-dir"], teacher) == teacher
+
+
+def test_glue_jobs(paper):
+    glue = [job for job in paper if job["out"].startswith("runs/paper/classification/")]
+    assert {job["task"] for job in glue} == {"mnli", "qqp", "qnli", "sst2"}
+    for job in glue:
+        assert job["student-layers"] == "3" and job["batch-size"] == "32" and job["max-length"] == "128"
+        assert job["optimizer"] == "adamw" and job["warmup-steps"] == "0" and job["freeze-embeddings"] == "no"
+        assert job["teacher-base"] == "bert-base-uncased" and job["teacher-epochs"] == "3"
+        assert job["teacher-batch-size"] == "32" and job["teacher-optimizer"] == "adamw"
+        assert job["teacher-lr"] == {"mnli": "2e-5", "qqp": "2e-5", "qnli": "5e-5", "sst2": "5e-5"}[job["task"]]
+        assert job["epochs"] == ("20" if job["task"] == "sst2" else "10")
+    # every (task, init, strategy) cell is trained exactly once, with the authors' lr and evaluation interval
+    cells = {}
+    for job in glue:
+        for strategy in job["strategy"].split(","):
+            key = (job["task"], job["init"], strategy)
+            assert key not in cells
+            cells[key] = (job["lr"], job["eval-every"])
+    assert len(cells) == 4 * 2 * 5
+    for (task, init, strategy), (lr, eval_every) in cells.items():
+        fast = task != "mnli" and strategy in ("none", "forward", "reverse")  # classification/scripts/*/<task>.sh
+        assert lr == ("2e-5" if fast else "1e-5"), (task, strategy)
+        frequent = fast and not (task == "qqp" and strategy == "reverse")  # reverse/qqp.sh: --eval_steps=1000
+        assert eval_every == ("500" if frequent else "1000"), (task, strategy)
+
+
+def test_dart_jobs(paper):
+    dart = one(paper, task="dart")
+    assert sorted(job["init"] for job in dart) == ["copy", "random"]
+    for job in dart:
+        assert job["strategy"] == "none,forward,reverse,all-to-one,random" and job["student-layers"] == "3"
+        assert (job["optimizer"], job["lr"], job["batch-size"], job["epochs"], job["warmup-steps"]) == \
+            ("adamw", "1e-4", "8", "18", "100")
+        assert (job["max-source-length"], job["max-target-length"]) == ("128", "128")
+        assert (job["eval-every-epochs"], job["num-beams"], job["temperature"]) == ("0.3", "5", "1")
+        assert job["hid-norm"] == "none" and job["freeze-embeddings"] == "yes"
+        assert (job["teacher-base"], job["teacher-lr"], job["teacher-epochs"], job["teacher-batch-size"],
+                job["teacher-warmup-steps"], job["teacher-eval-every-epochs"]) == \
+            ("facebook/bart-large", "1e-5", "16", "16", "100", "0.5")
+
+
+def test_wmt16_jobs(paper):
+    wmt = one(paper, task="wmt16-en-ro")
+    assert sorted(job["init"] for job in wmt) == ["copy", "random"]
+    for job in wmt:
+        assert (job["optimizer"], job["lr"], job["warmup-steps"], job["batch-size"], job["epochs"]) == \
+            ("adafactor", "1e-4", "500", "8", "40")
+        assert job["source-prefix"] == "translate English to Romanian: "  # one word, trailing space kept
+        assert (job["max-source-length"], job["max-target-length"]) == ("300", "300")
+        assert (job["temperature"], job["num-beams"], job["eval-every-epochs"]) == ("2", "4", "0.3")
+        assert job["hid-norm"] == "layernorm" and job["copy-from"] == "1,7,12" and job["freeze-embeddings"] == "yes"
+        assert (job["teacher-base"], job["teacher-optimizer"], job["teacher-lr"], job["teacher-epochs"],
+                job["teacher-batch-size"], job["teacher-warmup-steps"], job["teacher-eval-every-epochs"]) == \
+            ("t5-base", "adafactor", "5e-4", "9", "8", "500", "0.5")
+
+
+def test_ablations_use_mnli_settings_and_fixed_projections(paper):
+    depth = [job for job in paper if job["out"].startswith("runs/paper/depth/")]
+    width = [job for job in paper if job["out"].startswith("runs/paper/width/")]
+    assert sorted(job["student-layers"] for job in depth) == ["6", "9"]
+    assert sorted(job["student-width"] for job in width) == ["384", "576"]
+    for job in depth + width:
+        assert (job["task"], job["lr"], job["eval-every"], job["epochs"]) == ("mnli", "1e-5", "1000", "10")
+        assert job["teacher-dir"] == "runs/paper/teachers/mnli"
+    assert all(job["projections"] == "fixed" and job["init"] == "random" for job in width)
+
+
+def test_offline_plan_is_the_offline_grid(tmp_path):
+    jobs = plan(tmp_path, "offline")
+    assert len(jobs) == 20
+    assert [job["seed"] for job in one(jobs, task="synth-sentiment", out="runs/offline/classification/synth-sentiment")] \
+        == ["0", "1", "2"]
+    assert all("bf16" not in job for job in jobs)  # the offline profile keeps distill.py's defaults
