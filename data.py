@@ -677,13 +677,37 @@ def collate(rows, pad_id):
     return batch
 
 
+BUCKET_BATCHES = 50  # order="bucket" sorts by length within chunks of this many batches
+
+
+def row_length(row):
+    """Tokens a row adds to its batch: the input, plus the target of a seq2seq row."""
+    return len(row["input_ids"]) + (len(row["labels"]) if "labels" in row and "target" in row else 0)
+
+
 def batches(rows, batch_size, pad_id, order="given", seed=0):
-    """A list of padded batches, rows taken in the given order, shuffled (training), or
-    sorted by length (evaluation: batches of similar length waste little on padding)."""
+    """A list of padded batches; every row is used exactly once. Orders:
+    given   the rows' order;
+    length  sorted by input length (evaluation: batches of similar length waste little on padding);
+    shuffle a random order drawn from `seed` (training);
+    bucket  training with less padding: shuffle (seeded), cut into chunks of BUCKET_BATCHES
+            batches, sort each chunk by length, form batches, then shuffle the batches' order
+            (seeded). Batches are random in content and order, but hold rows of similar length.
+    """
     indices = list(range(len(rows)))
-    if order == "shuffle":
-        random.Random(seed).shuffle(indices)
-    elif order == "length":
+    if order == "length":
         indices.sort(key=lambda i: len(rows[i]["input_ids"]))
-    return [collate([rows[i] for i in indices[start:start + batch_size]], pad_id)
-            for start in range(0, len(indices), batch_size)]
+    elif order in ("shuffle", "bucket"):
+        rng = random.Random(seed)
+        rng.shuffle(indices)
+    elif order != "given":
+        raise ValueError(f"unknown batch order {order!r}")
+    groups = [indices[start:start + batch_size] for start in range(0, len(indices), batch_size)]
+    if order == "bucket":
+        chunk = BUCKET_BATCHES * batch_size
+        groups = []
+        for start in range(0, len(indices), chunk):
+            ordered = sorted(indices[start:start + chunk], key=lambda i: row_length(rows[i]))
+            groups += [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+        rng.shuffle(groups)
+    return [collate([rows[i] for i in group], pad_id) for group in groups]
