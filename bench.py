@@ -109,8 +109,8 @@ def new_run(s, init="copy", strategy="forward"):
 
 
 def ours(s, runs, teacher, steps):
-    distill.train(runs, teacher, s["rows"], {}, s["task"], s["tokenizer"], s["settings"], s["settings"].lr,
-                  steps, eval_steps=set(), desc="bench")
+    plan = {**distill.schedule(s["settings"], len(s["rows"]), "student"), "steps": steps, "eval_steps": set()}
+    distill.train(runs, teacher, s["rows"], {}, s["task"], s["tokenizer"], s["settings"], plan, desc="bench")
 
 
 # ----------------------------------------------------------------------------- what is timed
@@ -194,7 +194,8 @@ def textbrewer_steps(s, steps):
     # TextBrewer has no bf16 switch: autocast from outside
     with distiller, distill.autocast(s["device"], settings.bf16):
         distiller.train(optimizer, loader, num_steps=steps, max_grad_norm=settings.max_grad_norm,
-                        scheduler_class=distill.linear_decay, scheduler_args={"total_steps": steps},
+                        scheduler_class=distill.linear_schedule,
+                        scheduler_args={"warmup_steps": 0, "total_steps": steps},
                         output_hidden_states=True)
 
 

@@ -527,17 +527,20 @@ def load_glue(name):
 
 
 def load_generation_hub(name):
+    """(train, dev splits, test splits). The best checkpoint is picked on dev; test is scored once,
+    on that checkpoint. DART's dev and test rows keep every reference (about 3): the authors
+    score the test split against all of them (dart/scripts/run_eval_on_dart.sh)."""
     if name == "dart":
         raw = load_hub_dataset("GEM/dart")
         def convert(split):
-            return [{"source": " ; ".join(" | ".join(t) for t in row["tripleset"]), "target": row["target"]}
-                    for row in raw[split]]
-        return convert("train"), {"dev": convert("validation")}
+            return [{"source": " ; ".join(" | ".join(t) for t in row["tripleset"]), "target": row["target"],
+                     "references": list(row.get("references") or [row["target"]])} for row in raw[split]]
+        return convert("train"), {"dev": convert("validation")}, {"test": convert("test")}
     raw = load_hub_dataset("wmt/wmt16", "ro-en")  # the authors train on a 100k-pair subset
     def convert(split, limit=None):
         rows = raw[split] if limit is None else raw[split].select(range(limit))
         return [{"source": row["translation"]["en"], "target": row["translation"]["ro"]} for row in rows]
-    return convert("train", 100_000), {"dev": convert("validation")}
+    return convert("train", 100_000), {"dev": convert("validation")}, {"test": convert("test")}
 
 
 # ---------------------------------------------------------------- local files
@@ -578,7 +581,8 @@ def load_local(train_file, dev_file):
 def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
     """Everything distill.py needs about a task, as plain data: name, kind, offline,
     train (rows), dev ({split: rows}), num_labels, label_names, metrics (the first picks
-    the best checkpoint) and higher_is_better (False for perplexity). `seed` only
+    the best checkpoint), higher_is_better (False for perplexity) and test ({split: rows}
+    scored once, on the best checkpoint; empty for most tasks). `seed` only
     shapes the synth-* tasks; `n_train` shortens the training set."""
     if train_file or dev_file:
         if not (train_file and dev_file):
@@ -593,7 +597,7 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
     spec = TASKS[name]
     task = dict(name=name, kind=spec["kind"], offline=spec["source"] == "offline",
                 metrics=spec["metrics"], higher_is_better=spec.get("higher_is_better", True),
-                num_labels=spec.get("num_labels"), label_names=None)
+                num_labels=spec.get("num_labels"), label_names=None, test={})
     if name in REAL_BUILDERS:  # fixed splits: `seed` plays no part
         train, dev = REAL_BUILDERS[name]()
         if n_train is not None:
@@ -612,8 +616,8 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
         train, dev, task["label_names"] = load_glue(name)
         task.update(train=train, dev=dev)
     else:
-        train, dev = load_generation_hub(name)
-        task.update(train=train, dev=dev)
+        train, dev, test = load_generation_hub(name)
+        task.update(train=train, dev=dev, test=test)
     return task
 
 
@@ -622,8 +626,10 @@ def list_tasks():
 
 
 # ---------------------------------------------------------------- tokenisation and batches
-def encode(task, examples, tokenizer, max_length):
-    """Token ids per example (no padding yet: batches are padded dynamically)."""
+def encode(task, examples, tokenizer, max_length, max_target_length=None, source_prefix=""):
+    """Token ids per example (no padding yet: batches are padded dynamically). Generation:
+    sources of at most max_length tokens, each after `source_prefix` (T5's task prefix, e.g.
+    "translate English to Romanian: "), and targets of at most max_target_length (default: the same)."""
     if task["kind"] == "classification":
         texts = [e["text"] for e in examples]
         pairs = [e["text_pair"] for e in examples]
@@ -635,10 +641,12 @@ def encode(task, examples, tokenizer, max_length):
     if task["kind"] == "language-modeling":  # a causal LM predicts every token; collate pads labels with -100
         encoded = tokenizer([e["text"] for e in examples], truncation=True, max_length=max_length)
         return [{"input_ids": ids, "labels": list(ids)} for ids in encoded["input_ids"]]
-    sources = tokenizer([e["source"] for e in examples], truncation=True, max_length=max_length)
-    targets = tokenizer(text_target=[e["target"] for e in examples], truncation=True, max_length=max_length)
+    sources = tokenizer([source_prefix + e["source"] for e in examples], truncation=True, max_length=max_length)
+    targets = tokenizer(text_target=[e["target"] for e in examples], truncation=True,
+                        max_length=max_target_length or max_length)
     cls = getattr(tokenizer, "cls_token_id", None)  # BERT2BERT: the decoder starts from [CLS] itself
-    return [{"input_ids": s, "labels": t[1:] if cls is not None and t[0] == cls else t, "target": e["target"]}
+    return [{"input_ids": s, "labels": t[1:] if cls is not None and t[0] == cls else t, "target": e["target"],
+             "references": e.get("references") or [e["target"]]}
             for s, t, e in zip(sources["input_ids"], targets["input_ids"], examples)]
 
 

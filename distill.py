@@ -44,6 +44,7 @@ import mapping
 import processes
 import related
 
+OPTIMIZERS = ("adamw", "adafactor")
 OFFLINE_NOTE = ("OFFLINE profile: packaged 6-layer MiniLM teacher, synthetic task, short CPU training. "
                 "A smaller real experiment, not the paper's setup.")
 
@@ -56,7 +57,11 @@ def parse_args(argv=None):
     a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
     a("--dev-file", help="local dev file, same columns")
     a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
-    a("--max-length", type=int, default=128, help="tokens per input (authors: 128)")
+    a("--max-length", type=int, default=128, help="tokens per input (authors: 128); generation: per source")
+    a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
+      "(default: --max-length)")
+    a("--source-prefix", default="", help="generation: text put before every source, e.g. T5's "
+      "'translate English to Romanian: ' (the authors' WMT16 runs)")
     # teacher
     a("--teacher", help="an already fine-tuned teacher directory; skips fine-tuning")
     a("--teacher-base", help="pretrained model to fine-tune as teacher "
@@ -71,6 +76,11 @@ def parse_args(argv=None):
     a("--teacher-epochs", type=float, default=3.0, help="teacher fine-tuning epochs (authors: 3)")
     a("--teacher-lr", type=float, default=2e-5, help="teacher learning rate (authors: 2e-5 or 5e-5)")
     a("--teacher-max-steps", type=int, help="cap on teacher fine-tuning steps")
+    a("--teacher-batch-size", type=int, help="teacher fine-tuning batch size (default: --batch-size)")
+    a("--teacher-optimizer", default="adamw", choices=OPTIMIZERS, help="teacher optimiser (see --optimizer)")
+    a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
+    a("--teacher-eval-every-epochs", type=float, help="evaluate the teacher every F epochs and keep its best "
+      "checkpoint (default: once, at the end)")
     # student
     a("--student-layers", type=int, default=3, help="student depth (encoder depth for seq2seq)")
     a("--student-decoder-layers", type=int, help="seq2seq student decoder depth (default: --student-layers)")
@@ -79,8 +89,13 @@ def parse_args(argv=None):
     a("--init", default="copy", help="copy | random (comma list: lockstep)")
     a("--copy-from", default="forward", help="teacher blocks copied into the student: forward | lower | "
       "upper | reverse, or an explicit 1-based list such as 1,7,12")
-    a("--freeze-embeddings", default="auto", choices=("auto", "yes", "no"),
-      help="freeze the student's word embeddings; auto: only when they are copied from the teacher")
+    a("--freeze-embeddings", default="auto", choices=("auto", "yes", "no", "copied"),
+      help="freeze the student's embeddings (families.FAMILIES 'frozen'). auto: as the authors, frozen in "
+      "encoder-decoder models (their --freeze_embeds, both inits), trained in classifiers; copied: only "
+      "when they are copied from the teacher (a speed trick of the offline profiles)")
+    a("--projections", default="learned", choices=("learned", "fixed"),
+      help="--student-width's maps: learned with the student, or fixed random maps (the authors' BERT code "
+      "never registers them with the optimiser)")
     # loss
     a("--strategy", default="forward", help=f"layer matching: {', '.join(mapping.STRATEGIES)} (comma list: lockstep)")
     a("--pairs", help="explicit student:teacher hidden-state pairs, e.g. 0:0,1:4,2:8 (overrides --strategy)")
@@ -106,14 +121,23 @@ def parse_args(argv=None):
       "w * epoch/n_epochs * L_IC (losses.consistency_loss, related.consistency_ramp)")
     # optimisation
     a("--lr", type=float, default=1e-5, help="student learning rate (authors: 1e-5 or 2e-5)")
+    a("--optimizer", default="adamw", choices=OPTIMIZERS, help="adamw (fused), or adafactor with a fixed "
+      "learning rate (scale_parameter=False, relative_step=False: the authors' T5 runs)")
+    a("--warmup-steps", type=int, default=0, help="linear warm-up steps before the linear decay (authors: "
+      "0 for BERT, 100 for BART, 500 for T5)")
     a("--batch-size", type=int, default=32)
     a("--epochs", type=float, default=10.0, help="student epochs (authors: 10; SST-2: 20)")
     a("--max-steps", type=int, help="cap on student steps (short runs)")
     a("--weight-decay", type=float, default=0.0)
     a("--max-grad-norm", type=float, default=1.0, help="gradient clipping (Hugging Face Trainer's default)")
     a("--eval-every", type=int, default=1000, help="dev evaluation interval in steps (authors: 1000)")
+    a("--eval-every-epochs", type=float, help="dev evaluation interval in epochs instead, e.g. 0.3 (the "
+      "authors' --val_check_interval 0.3 for BART and T5)")
     a("--eval-steps", help="extra comma-separated steps at which to evaluate (learning curves)")
     a("--num-beams", type=int, help="beam size for generation (default: 5 for dart, 4 otherwise)")
+    a("--batch-order", default="shuffle", choices=("shuffle", "bucket"),
+      help="training batches: shuffle (random rows), or bucket (random batches of rows of similar length: "
+      "less padding, see data.batches)")
     a("--seed", default="0", help="random seed of a student: its init, dropout and (by default) data order "
       "(comma list: lockstep)")
     a("--data-seed", type=int, help="one data order for every student (default: each student's own --seed)")
@@ -132,8 +156,10 @@ def parse_args(argv=None):
 POSITIVE = ("max_length", "teacher_epochs", "teacher_lr", "student_layers", "temperature", "lr", "batch_size",
             "epochs", "max_grad_norm", "eval_every")
 POSITIVE_IF_GIVEN = ("n_train", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
-                     "num_beams", "threads")
-NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed")
+                     "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
+                     "teacher_eval_every_epochs")
+NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
+                "warmup_steps", "teacher_warmup_steps")
 
 
 def check_numbers(args):
@@ -223,23 +249,24 @@ def get_teacher(task, settings, encoded):
         teacher.config.id2label = dict(enumerate(task["label_names"]))
         teacher.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
     rows = encoded(tokenizer)
-    steps = total_steps(len(rows["train"]), settings.batch_size * processes.world_size(), settings.teacher_epochs,
-                        settings.teacher_max_steps)
+    plan = schedule(settings, len(rows["train"]), "teacher")
     run = new_run(teacher, settings.teacher_seed, name="teacher")
-    print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {steps} steps -> {directory}")
+    print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {plan['steps']} steps -> {directory}")
     started = time.time()
-    train([run], None, rows["train"], rows["dev"], task, tokenizer, settings, settings.teacher_lr, steps, {steps},
-          desc="teacher")
+    train([run], None, rows["train"], rows["dev"], task, tokenizer, settings, plan, desc="teacher")
     if run["failed"]:
         raise ValueError(f"teacher fine-tuning {run['failed']}")
-    if processes.is_main():  # only rank 0 evaluated; the others hold the same, final (= best: one evaluation) weights
+    if processes.is_main():  # only rank 0 evaluated; it saves the best checkpoint
         teacher.load_state_dict(run["best_state"])
         save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
-                                                "metrics": run["best_metrics"], "steps": steps,
+                                                "metrics": run["best_metrics"], "steps": plan["steps"],
+                                                "best_step": run["best_step"],
                                                 "lr": settings.teacher_lr, "seed": settings.teacher_seed,
                                                 "wall_time_s": round(time.time() - started, 1)})
     processes.barrier()
+    if processes.world_size() > 1:  # every rank goes on with rank 0's best checkpoint
+        teacher = families.load_model(directory, task["kind"])
     return teacher, tokenizer, run.get("best_metrics"), directory
 
 
@@ -330,12 +357,21 @@ def make_run(teacher, plan, settings):
         student.hidden_projections = torch.nn.ModuleDict({
             f"{stack}_{s}": torch.nn.Linear(settings.student_width, teacher.config.hidden_size, bias=False)
             for stack, stack_pairs in plan["pairs"].items() for s, _ in stack_pairs})
-    if settings.freeze_embeddings == "yes" or (settings.freeze_embeddings == "auto" and plan["init"] == "copy"):
+        student.hidden_projections.requires_grad_(settings.projections == "learned")
+    if freezes_embeddings(settings.freeze_embeddings, plan["init"], teacher.config):
         for module in families.frozen_embeddings(student):
             module.weight.requires_grad_(False)
     hidden_on_clean_batch = settings.objective == "hidden" and settings.supplementary == "none"
     needs_hidden = (hidden_on_clean_batch and any(plan["pairs"].values())) or settings.consistency > 0
     return new_run(student, data_seed=settings.data_seed, needs_hidden=needs_hidden, **plan)
+
+
+def freezes_embeddings(choice, init, config):
+    """--freeze-embeddings: auto is the authors' choice per setup (BART and T5: --freeze_embeds in
+    both inits; BERT classification: nothing frozen)."""
+    if choice == "auto":
+        return len(families.stack_depths(config)) == 2
+    return choice == "yes" or (choice == "copied" and init == "copy")
 
 
 def new_run(model, seed, data_seed=None, **fields):
@@ -441,23 +477,63 @@ def autocast(device, enabled):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def linear_decay(optimizer, total_steps):
-    """AdamW's learning rate decays linearly to 0, no warm-up (the authors' schedule)."""
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: max(0.0, 1 - step / total_steps))
+def schedule(settings, n_rows, role):
+    """How the teacher (role 'teacher') or the students train: lr, batch size, optimiser, warm-up,
+    steps, and the steps after which the dev set is scored (the best of those is kept)."""
+    teacher = role == "teacher"
+    batch_size = (settings.teacher_batch_size if teacher else None) or settings.batch_size
+    # under torchrun each of the N processes takes its own batch per step: an epoch is N times fewer steps
+    steps_per_epoch = -(-n_rows // (batch_size * processes.world_size()))
+    epochs, max_steps = (settings.teacher_epochs, settings.teacher_max_steps) if teacher else (settings.epochs,
+                                                                                              settings.max_steps)
+    steps = max(1, int(steps_per_epoch * epochs))
+    steps = min(steps, max_steps) if max_steps else steps
+    every_epochs = settings.teacher_eval_every_epochs if teacher else settings.eval_every_epochs
+    # an interval in epochs counts on across epochs (the authors' Lightning restarts it each epoch)
+    interval = (max(1, round(every_epochs * steps_per_epoch)) if every_epochs else steps if teacher
+                else settings.eval_every)
+    eval_steps = set(range(interval, steps + 1, interval)) | {steps}
+    if settings.eval_steps and not teacher:
+        eval_steps |= {int(s) for s in settings.eval_steps.split(",") if 0 < int(s) <= steps}
+    return dict(lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
+                optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
+                warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
+                steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps)
 
 
-def batch_stream(rows, batch_size, pad_id, seed):
+def make_optimizer(params, name, lr, weight_decay):
+    if name == "adafactor":  # a fixed learning rate, as in the authors' T5 runs (t5mt/finetune.py)
+        from transformers.optimization import Adafactor
+        return Adafactor(params, lr=lr, scale_parameter=False, relative_step=False, warmup_init=False,
+                         weight_decay=weight_decay)
+    # fused: one kernel updates every parameter; on CPU about 8x faster than the default
+    # per-parameter loop for a MiniLM-sized student (measured: 5 vs 45 ms a step)
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, fused=True)
+
+
+def linear_schedule(optimizer, warmup_steps, total_steps):
+    """Linear warm-up from 0 over warmup_steps, then linear decay to 0: transformers'
+    get_linear_schedule_with_warmup, the authors' schedule in every setup (no warm-up for BERT)."""
+    def factor(step):
+        if step < warmup_steps:
+            return step / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def batch_stream(rows, batch_size, pad_id, seed, order):
     """Training batches forever: each epoch a fresh shuffle seeded by `seed` and the step, so every
     student of the same data seed sees the same batches (under torchrun: this rank's share)."""
     step = 0
     while True:
-        for batch in processes.shard(data.batches(rows, batch_size, pad_id, order="shuffle", seed=seed + step)):
+        for batch in processes.shard(data.batches(rows, batch_size, pad_id, order=order, seed=seed + step)):
             step += 1
             yield batch
 
 
-def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, lr, total_steps, eval_steps, desc):
-    """Train every run in lockstep; keep each run's best dev checkpoint in run['best_state'].
+def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, plan, desc):
+    """Train every run in lockstep for plan['steps'] steps (plan: schedule()); keep each run's best
+    dev checkpoint in run['best_state'].
 
     Runs of the same data seed form a group: one batch and one teacher pass per group and step.
     A run whose loss turns non-finite is stopped (run['failed'] says why); the others go on.
@@ -467,17 +543,16 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, lr, to
         run["model"].to(device).train()
         run["wrapped"] = processes.wrap_for_training(run["model"], device)
         params = [p for p in run["model"].parameters() if p.requires_grad]
-        # fused: one kernel updates every parameter; on CPU about 8x faster than the default
-        # per-parameter loop for a MiniLM-sized student (measured: 5 vs 45 ms a step)
-        run["optimizer"] = torch.optim.AdamW(params, lr=lr, weight_decay=settings.weight_decay, fused=True)
-        run["scheduler"] = linear_decay(run["optimizer"], total_steps)
-        run.update(best_score=-math.inf, best_step=0, history=[], log=[], loss_sums={})
+        run["optimizer"] = make_optimizer(params, plan["optimizer"], plan["lr"], settings.weight_decay)
+        run["scheduler"] = linear_schedule(run["optimizer"], plan["warmup_steps"], plan["steps"])
+        run.update(best_score=None, best_step=0, history=[], log=[], loss_sums={})
     if teacher is not None:
         teacher.to(device).eval()
     groups = [{"runs": [r for r in runs if r["data_seed"] == seed], "mixing_rng": random.Random(seed),
-               "batches": batch_stream(train_rows, settings.batch_size, tokenizer.pad_token_id, seed)}
+               "batches": batch_stream(train_rows, plan["batch_size"], tokenizer.pad_token_id, seed,
+                                       settings.batch_order)}
               for seed in sorted({r["data_seed"] for r in runs})]
-    steps_per_epoch = -(-len(train_rows) // settings.batch_size)
+    total_steps, eval_steps = plan["steps"], plan["eval_steps"]
     progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=not processes.is_main() or None)
     for step in range(1, total_steps + 1):
         for group in groups:
@@ -488,7 +563,7 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, lr, to
                 # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
                 # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
                 with torch.no_grad(), autocast(device, settings.bf16):
-                    ramp = related.consistency_ramp(step - 1, steps_per_epoch, total_steps)
+                    ramp = related.consistency_ramp(step - 1, plan["steps_per_epoch"], total_steps)
                     teacher_outputs = teacher_pass(teacher, batch, active, settings, group["mixing_rng"], ramp)
             for run in active:
                 with random_stream(run, device), autocast(device, settings.bf16):
@@ -534,7 +609,8 @@ def log_window(runs, step, progress):
 def record_evaluation(run, step, dev_rows, task, tokenizer, settings):
     metrics, score, predictions = evaluate(run["model"], dev_rows, task, tokenizer, settings)
     run["history"].append({"step": step, "score": score, "metrics": metrics})
-    if score > run["best_score"]:  # keep the best checkpoint, on the CPU
+    best = run["best_score"]
+    if best is None or (score > best if task.get("higher_is_better", True) else score < best):  # keep it, on the CPU
         run.update(best_score=score, best_step=step, best_metrics=metrics, best_predictions=predictions,
                    best_state={k: v.detach().to("cpu", copy=True) for k, v in run["model"].state_dict().items()})
     run["model"].train()
@@ -551,8 +627,9 @@ def evaluate(model, dev_rows, task, tokenizer, settings):
         if task["kind"] == "classification":
             metrics[split] = classification_metrics(model, rows, task, tokenizer, 2 * settings.batch_size)
         else:
-            metrics[split], split_predictions = generation_metrics(model, rows, tokenizer, 2 * settings.batch_size,
-                                                                   settings.num_beams, settings.max_length)
+            metrics[split], split_predictions = generation_metrics(
+                model, rows, tokenizer, 2 * settings.batch_size, settings.num_beams,
+                settings.max_target_length or settings.max_length)
             predictions = predictions or split_predictions
     first_split = next(iter(metrics))
     return metrics, metrics[first_split][task["metrics"][0]], predictions
@@ -580,8 +657,10 @@ def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length
         generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                    num_beams=num_beams, max_new_tokens=max_length)
         predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
-    references = [row["target"] for row in rows]
-    return {"bleu": sacrebleu.corpus_bleu(predictions, [references]).score}, predictions
+    # every reference of an example (DART has about 3); None where an example has fewer than the most
+    references = [row.get("references") or [row["target"]] for row in rows]
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(max(map(len, references)))]
+    return {"bleu": sacrebleu.corpus_bleu(predictions, streams).score}, predictions
 
 
 # ----------------------------------------------------------------------------- 5. outputs
@@ -604,9 +683,12 @@ def save_model(model, tokenizer, out):
         torch.save(maps, out / "hidden_projections.pt")
 
 
-def finish_run(run, tokenizer, task, settings, summary):
-    """Load the best checkpoint, save the student, predictions, log and metrics.json (last: it marks done)."""
+def finish_run(run, tokenizer, task, settings, summary, test_rows):
+    """Load the best checkpoint, score it on the test splits (if the task has any), save the student,
+    predictions, log and metrics.json (last: it marks the run done)."""
     run["model"].load_state_dict(run["best_state"])
+    if test_rows:
+        run["best_metrics"].update(evaluate(run["model"], test_rows, task, tokenizer, settings)[0])
     out = run["out"]
     save_model(run["model"], tokenizer, out)
     if run.get("best_predictions"):
@@ -622,11 +704,6 @@ def finish_run(run, tokenizer, task, settings, summary):
         "metrics": run["best_metrics"], "score": run["best_score"], "best_step": run["best_step"],
         "history": [{"step": h["step"], "score": h["score"]} for h in run["history"]],
         **summary, "settings": vars(settings)})
-
-
-def total_steps(n_rows, batch_size, epochs, max_steps):
-    steps = max(1, int(-(-n_rows // batch_size) * epochs))
-    return min(steps, max_steps) if max_steps else steps
 
 
 # ----------------------------------------------------------------------------- main
@@ -653,30 +730,25 @@ def distill(args, names):
 
     @functools.lru_cache(maxsize=1)  # the teacher's fine-tuning and the students share one tokenisation
     def encoded(tokenizer):
-        return {"train": data.encode(task, task["train"], tokenizer, settings.max_length),
-                "dev": {split: data.encode(task, rows, tokenizer, settings.max_length)
-                        for split, rows in task["dev"].items()}}
+        encode = functools.partial(data.encode, task, tokenizer=tokenizer, max_length=settings.max_length,
+                                   max_target_length=settings.max_target_length, source_prefix=settings.source_prefix)
+        return {"train": encode(task["train"]), "dev": {split: encode(rows) for split, rows in task["dev"].items()},
+                "test": {split: encode(rows) for split, rows in task.get("test", {}).items()}}
     teacher, tokenizer, teacher_metrics, teacher_dir = get_teacher(task, settings, encoded)
     print(f"teacher {teacher_dir}: dev {teacher_metrics}")
     runs = [make_run(teacher, plan, settings) for plan in plans]
     rows = encoded(tokenizer)
-    # under torchrun each of the N processes takes its own batch per step: an epoch is N times fewer steps
-    steps = total_steps(len(rows["train"]), settings.batch_size * processes.world_size(), settings.epochs,
-                        settings.max_steps)
-    eval_steps = set(range(settings.eval_every, steps + 1, settings.eval_every)) | {steps}
-    if settings.eval_steps:
-        eval_steps |= {int(s) for s in settings.eval_steps.split(",") if 0 < int(s) <= steps}
+    plan = schedule(settings, len(rows["train"]), "student")
     started = time.time()
-    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, settings, settings.lr, steps, eval_steps,
-          desc=f"{len(runs)} student(s)")
-    summary = {"steps": steps, "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
+    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, settings, plan, desc=f"{len(runs)} student(s)")
+    summary = {"steps": plan["steps"], "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
                "teacher_width": families.stack_widths(teacher.config)["encoder"],
                "hid_reduction": settings.hid_reduction}
     if processes.is_main():  # rank 0 writes the results
         for run in runs:
             if not run["failed"]:
-                finish_run(run, tokenizer, task, settings, summary)
+                finish_run(run, tokenizer, task, settings, summary, rows["test"])
                 print(f"{run['out']}: best dev {run['best_metrics']} at step {run['best_step']}")
     return sum(bool(run["failed"]) for run in runs)
 

@@ -43,14 +43,19 @@ def normalise(states, how):
     """Hidden states before the hidden loss.
 
     none:      as they are (the authors' BERT and BART runs).
-    layernorm: per token, over the hidden units, no learned scale or bias
-               (`F.layer_norm(h, h.shape[-1:])`).
+    layernorm: the authors' T5 runs: one standardisation per matched hidden-state tensor,
+               a single mean and variance over its whole batch x tokens x hidden slab,
+               padding included, no learned scale or bias. Their code applies
+               `F.layer_norm(stack, stack.shape[1:])` to the stacked [pairs, batch, tokens,
+               hidden] states (t5mt/distillation.py, calc_hidden_loss): the same per pair.
+               (Not per token: a per-token norm would also erase each token's scale, which
+               their runs keep.)
     l2:        unit length per token (the authors' decoder-only runs).
     """
     if how == "none":
         return states
     if how == "layernorm":
-        return F.layer_norm(states, states.shape[-1:])
+        return F.layer_norm(states, states.shape)
     if how == "l2":
         return F.normalize(states, dim=-1)
     raise ValueError(f"unknown hidden-state normalisation {how!r}; choose one of {', '.join(NORMS)}")

@@ -344,7 +344,8 @@ def test_only_the_failing_student_stops_in_lockstep(tiny_teacher_dir):
     with torch.no_grad():
         runs[0]["model"].classifier.weight.fill_(float("nan"))  # as if an update had gone wrong
     dev = {"dev": rows[:8]}
-    distill.train(runs, teacher, rows, dev, task, tokenizer, args, 1e-3, 4, {2, 4}, desc="test")
+    plan = {**distill.schedule(args, len(rows), "student"), "steps": 4, "eval_steps": {2, 4}}
+    distill.train(runs, teacher, rows, dev, task, tokenizer, args, plan, desc="test")
     assert runs[0]["failed"].startswith("stopped at step 2: loss term ce is nan")
     assert runs[1]["failed"] is None and [h["step"] for h in runs[1]["history"]] == [2, 4]
     assert runs[0]["history"] == []  # a failed run is never evaluated
