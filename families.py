@@ -254,9 +254,12 @@ def shrink_vocabulary(model, kept_ids):
              for key, value in model.state_dict().items()}
     small = type(model)(config=with_vocabulary(model.config, len(kept_ids)))
     small.load_state_dict(state)
-    small.generation_config = copy.deepcopy(model.generation_config)
+    configs = [small.config]
+    if getattr(model, "generation_config", None) is not None:  # a model that generates (seq2seq)
+        small.generation_config = copy.deepcopy(model.generation_config)
+        configs.append(small.generation_config)
     new_id = {old: new for new, old in enumerate(kept_ids)}
-    for config in (small.config, small.generation_config):  # special tokens keep pointing at their pieces
+    for config in configs:  # special tokens keep pointing at their pieces
         for name in ("decoder_start_token_id", "bos_token_id", "eos_token_id", "pad_token_id"):
             if getattr(config, name, None) in new_id:
                 setattr(config, name, new_id[getattr(config, name)])
