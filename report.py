@@ -79,42 +79,73 @@ def first_eval(run):
 
 
 def grid_table(runs, teacher_score, scale, name):
-    """Teacher row, then {random, copy} x strategies: mean ± std over seeds, and the verdict."""
+    """Teacher row, then {random, copy} x strategies: mean ± std over seeds, each seed's score, and
+    the paired difference from forward matching (same init, seed and data order), then the verdicts."""
     seeds = sorted({r["seed"] for r in runs})
     first_step = runs[0]["history"][0]["step"] if runs[0]["history"] else None
-    lines = [f"| init | strategy | dev {name} (best) | dev {name} at step {first_step} | seeds |", "|---|---|---|---|---|",
-             f"| teacher | - | {teacher_score * scale:.1f} | - | - |"]
+    lines = [f"| init | strategy | dev {name} (best) | per seed ({', '.join(map(str, seeds))}) | "
+             f"minus forward, paired | dev {name} at step {first_step} |", "|---|---|---|---|---|---|",
+             f"| teacher | - | {teacher_score * scale:.1f} | - | - | - |"]
     verdicts = []
     for init in ("random", "copy"):
-        seed_stds, means = [], {}
+        score = {(r["strategy"], r["seed"]): r["score"] * scale for r in runs if r["init"] == init}
+        differences = paired_differences(score)
         for strategy in STRATEGIES:
             chosen = [r for r in runs if r["init"] == init and r["strategy"] == strategy]
             if not chosen:
                 continue
-            scores = [r["score"] for r in chosen]
-            lines.append(f"| {init} | {strategy} | {cell(scores, scale)} | "
-                         f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} | {len(chosen)} |")
-            means[strategy] = statistics.mean(scores) * scale
-            if len(scores) > 1:
-                seed_stds.append(statistics.stdev(scores) * scale)
-        verdicts.append(verdict(init, means, seed_stds, name))
-    return lines, [v for v in verdicts if v], seeds
+            per_seed = " / ".join(f"{score[(strategy, seed)]:.1f}" if (strategy, seed) in score else "-"
+                                  for seed in seeds)
+            paired = "-" if strategy == "forward" else cell(differences[strategy], 1)
+            lines.append(f"| {init} | {strategy} | {cell([r['score'] for r in chosen], scale)} | {per_seed} | "
+                         f"{paired} | {cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
+        verdicts.append(verdict(init, score, differences, name))
+    return lines, [v for v in verdicts if v] + same_pairs_notes(runs), seeds
 
 
-def verdict(init, means, seed_stds, name):
-    """Does the spread across matching strategies exceed the spread across seeds?"""
+def paired_differences(score):
+    """{strategy: [score - forward's score, one per seed that has both]} from {(strategy, seed): score}."""
+    return {strategy: [value - score[("forward", seed)] for (s, seed), value in sorted(score.items())
+                       if s == strategy and ("forward", seed) in score]
+            for strategy in STRATEGIES if any(s == strategy for s, _ in score.keys())}
+
+
+def distinguishable(differences):
+    """Is a paired difference's mean more than twice its standard error (std / sqrt(n))?"""
+    if len(differences) < 2:
+        return False
+    return abs(statistics.mean(differences)) > 2 * statistics.stdev(differences) / len(differences) ** 0.5
+
+
+def verdict(init, score, differences, name):
+    """How far apart are the matching strategies, and which differences stand out from seed noise,
+    judged on paired differences (the same seed and data order), not on two independent stds."""
+    means = {s: statistics.mean([v for (strategy, _), v in score.items() if strategy == s])
+             for s in STRATEGIES if any(strategy == s for strategy, _ in score.keys())}
     matching = [means[s] for s in MATCHING if s in means]
     if len(matching) < 2:
         return None
-    spread = max(matching) - min(matching)
-    text = f"{init} init: matching strategies span {spread:.1f} {name} points"
+    text = f"{init} init: matching strategies span {max(matching) - min(matching):.1f} {name} points"
     if "none" in means:
         text += f"; no matching scores {means['none']:.1f} vs {min(matching):.1f}-{max(matching):.1f} with matching"
-    if not seed_stds:
+    if max(map(len, differences.values()), default=0) < 2:
         return text + " (one seed: no seed spread to compare with)."
-    noise = statistics.median(seed_stds)  # the median: one collapsed seed must not set the yardstick
-    judged = "exceeds" if spread > 2 * noise else "does not exceed"
-    return text + f"; the median seed std is {noise:.1f}, so the strategy spread {judged} twice the seed noise."
+    standing_out = [f"{s} {statistics.mean(d):+.1f}" for s, d in differences.items()
+                    if s != "forward" and distinguishable(d)]
+    return text + ("; paired with forward (same seed and data order), " +
+                   (f"these differ by more than twice their standard error: {', '.join(standing_out)}."
+                    if standing_out else "no strategy differs by more than twice its standard error."))
+
+
+def same_pairs_notes(runs):
+    """'random' is a seeded permutation: say where a seed drew another strategy's pairs."""
+    pairs = {(r["init"], r["strategy"], r["seed"]): r.get("pairs") for r in runs}
+    notes = []
+    for (init, strategy, seed), drawn in sorted(pairs.items()):
+        for other in ("forward", "reverse") if strategy == "random" else ():
+            if drawn and pairs.get((init, other, seed)) == drawn:
+                notes.append(f"{init} init, seed {seed}: the drawn 'random' order equals '{other}' (same pairs).")
+    return notes
 
 
 def teacher_metrics(run):
@@ -191,7 +222,6 @@ def paper_table(runs, task, name):
     scale = 1 if runs[0]["kind"] == "generation" else 100
     verdicts = []
     for init in ("random", "copy"):
-        seed_stds, means = [], {}
         for strategy in STRATEGIES:
             chosen = [r for r in runs if r["init"] == init and r["strategy"] == strategy]
             if not chosen:
@@ -200,11 +230,8 @@ def paper_table(runs, task, name):
                               paper_number(task, p, m, init, strategy) if p else None, m, p is not None)
                      for s, m, p in columns]
             lines.append(f"| {init} | {strategy} | " + " | ".join(cells) + f" | {len(chosen)} |")
-            scores = [r["score"] * scale for r in chosen]
-            means[strategy] = statistics.mean(scores)
-            if len(scores) > 1:
-                seed_stds.append(statistics.stdev(scores))
-        verdicts.append(verdict(init, means, seed_stds, name))
+        score = {(r["strategy"], r["seed"]): r["score"] * scale for r in runs if r["init"] == init}
+        verdicts.append(verdict(init, score, paired_differences(score), name))
     if runs[0]["kind"] == "classification":
         source = ("Paper: the authors' README (PAPER.md section 1); it names no split, and its GLUE numbers are "
                   "probably test-server scores (its 'previous work' teacher row is BERT-base's published test "

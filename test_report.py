@@ -42,11 +42,13 @@ def test_grid_table_means_stds_and_verdicts(project):
     run_report()
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "| teacher | - | 99.0 | - | - |" in tables
-    assert "| random | forward | 81.0 ± 1.4 | 40.5 ± 0.7 | 2 |" in tables  # (80, 82): mean 81, std 1.41
-    # matching strategies span 82.0 - 79.0 = 3.0 points; seed std is 1.4 everywhere: 3.0 > 2 x 1.4
+    assert "| random | forward | 81.0 ± 1.4 | 80.0 / 82.0 | - | 40.5 ± 0.7 |" in tables  # mean 81, std 1.41
+    assert "| random | reverse | 80.0 ± 1.4 | 79.0 / 81.0 | -1.0 ± 0.0 |" in tables  # paired: -1 in both seeds
     assert "random init: matching strategies span 3.0 accuracy points" in tables
     assert "no matching scores 61.0 vs 79.0-82.0" in tables
-    assert "exceeds twice the seed noise" in tables
+    # the seed std (1.4) is larger than every gap, but each seed moves every strategy alike: paired, they differ
+    assert ("these differ by more than twice their standard error: none -20.0, reverse -1.0, all-to-one -2.0, "
+            "random +1.0.") in tables
     rows = (project / "results" / "offline" / "runs.csv").read_text().splitlines()
     assert len(rows) == 11 and rows[0].startswith("table,task,init,strategy,seed,score")
     assert len(json.loads((project / "results" / "offline" / "runs.json").read_text())) == 10
