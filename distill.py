@@ -45,8 +45,15 @@ import processes
 import related
 
 OPTIMIZERS = ("adamw", "adafactor")
-OFFLINE_NOTE = ("OFFLINE profile: packaged 6-layer MiniLM teacher, synthetic task, short CPU training. "
-                "A smaller real experiment, not the paper's setup.")
+def scale_note(task, teacher_base):
+    """What kind of experiment a run is, written into every metrics.json and table."""
+    if task["name"] == "local":
+        return "local data files"
+    if not task["offline"]:
+        return "paper setup (hub models and data)"
+    teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
+    return (f"OFFLINE profile: {teacher}, task {task['name']} ({data.TASKS[task['name']]['about']}), short CPU "
+            f"training. A smaller real experiment, not the paper's setup.")
 
 
 def parse_args(argv=None):
@@ -696,8 +703,7 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
     (out / "log.txt").write_text("\n".join(json.dumps(line) for line in run["log"] + run["history"]) + "\n")
     write_json(out / "metrics.json", {
         "task": task["name"], "kind": task["kind"], "offline": task["offline"],
-        "scale": OFFLINE_NOTE if task["offline"] else "local data files" if task["name"] == "local"
-                 else "paper setup (hub models and data)",
+        "scale": scale_note(task, settings.teacher_base),
         "strategy": run["strategy"], "init": run["init"], "seed": run["seed"], "data_seed": run["data_seed"],
         "student_layers": run["depths"], "student_width": settings.student_width or summary["teacher_width"],
         "pairs": run["pairs"], "copied_blocks": run["copied"],
@@ -725,8 +731,7 @@ def distill(args, names):
     related.check_teacher(config, settings.objective, settings.supplementary)
     plans = [plan_run(config, settings, *combo) for combo in todo]
     print(describe_plans(plans, config))
-    if task["offline"]:
-        print(OFFLINE_NOTE)
+    print(scale_note(task, settings.teacher_base))
 
     @functools.lru_cache(maxsize=1)  # the teacher's fine-tuning and the students share one tokenisation
     def encoded(tokenizer):

@@ -401,7 +401,7 @@ def main():
         raise SystemExit(f"error: no finished runs under runs/{args.profile}; run: bash run_all.sh {args.profile}")
     results = Path("results", args.profile)
     results.mkdir(parents=True, exist_ok=True)
-    scale = distill.OFFLINE_NOTE if runs[0]["offline"] else "Paper setup (hub models and data)."
+    scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
     lines += section_grid(runs, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
