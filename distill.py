@@ -64,6 +64,7 @@ def parse_args(argv=None):
     a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
     a("--dev-file", help="local dev file, same columns")
     a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
+    a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all)")
     a("--max-length", type=int, default=128, help="tokens per input (authors: 128); generation: per source")
     a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
       "(default: --max-length)")
@@ -162,7 +163,7 @@ def parse_args(argv=None):
 # ----------------------------------------------------------------------------- settings, checked before any work
 POSITIVE = ("max_length", "teacher_epochs", "teacher_lr", "student_layers", "temperature", "lr", "batch_size",
             "epochs", "max_grad_norm", "eval_every")
-POSITIVE_IF_GIVEN = ("n_train", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
+POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
                      "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
                      "teacher_eval_every_epochs")
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
@@ -724,6 +725,8 @@ def distill(args, names):
     task = data.load_task(args.task if not args.train_file else None, seed=0, train_file=args.train_file,
                           dev_file=args.dev_file, n_train=args.n_train)
     settings = resolve_settings(args, task)
+    if args.n_dev:
+        task["dev"] = {split: rows[:args.n_dev] for split, rows in task["dev"].items()}
     if not todo:
         print(f"all runs already finished in {args.out} (pass --overwrite to redo them)")
         return 0

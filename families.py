@@ -178,10 +178,10 @@ def model_class(config, task_kind):
 
 # ----------------------------------------------------------------------------- loading
 def from_pretrained(cls, name, **kwargs):
-    """cls.from_pretrained, with 'minilm' meaning the packaged model and one clear error
+    """cls.from_pretrained, with 'minilm' and 'mpnet' meaning the packaged models and one clear error
     when a name is neither a local directory nor reachable on the hub."""
     import data
-    path = data.offline_teacher_path() if name == "minilm" else name
+    path = {"minilm": data.offline_teacher_path, "mpnet": data.packaged_mpnet_path}.get(name, lambda: name)()
     try:
         return cls.from_pretrained(path, **kwargs)
     except OSError as error:

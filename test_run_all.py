@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
-PROFILES = ("offline", "quick", "paper")
+PROFILES = ("offline", "pairs", "generation", "ablations", "related", "quick", "mpnet", "paper")
 
 
 def run_all(tmp_path, *argv):
@@ -148,8 +148,19 @@ def test_ablations_use_mnli_settings_and_fixed_projections(paper):
 
 
 def test_offline_plan_is_the_offline_grid(tmp_path):
+    """Table 1 on rt-sentiment: every strategy, one job per init and seed, the same settings but the lr."""
     jobs = plan(tmp_path, "offline")
-    assert len(jobs) == 20
-    assert [job["seed"] for job in one(jobs, task="synth-sentiment", out="runs/offline/classification/synth-sentiment")] \
-        == ["0", "1", "2"]
+    assert len(jobs) == 6
+    assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "012"]
+    assert all(job["strategy"] == "none,forward,reverse,all-to-one,random" for job in jobs)
+    shared = [{k: v for k, v in job.items() if k not in ("init", "lr", "seed")} for job in jobs]
+    assert all(flags == shared[0] for flags in shared)  # no per-strategy (or per-seed) tuning
+    assert shared[0]["teacher-dir"] == "runs/teachers/rt-sentiment" and shared[0]["student-layers"] == "3"
     assert all("bf16" not in job for job in jobs)  # the offline profile keeps distill.py's defaults
+
+
+def test_all_plans_every_offline_profile_in_turn(tmp_path):
+    result = run_all(tmp_path, "all", "--plan")
+    assert result.returncode == 0, result.stderr
+    outs = {shlex.split(line)[3].split("/")[1] for line in result.stdout.splitlines()}
+    assert outs == {"offline", "pairs", "generation", "ablations", "related"}
