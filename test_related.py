@@ -1,12 +1,15 @@
-"""The related studies' methods (issue 6) on tiny random BERTs: attention transfer, kd-only,
-lower/upper copy init, CR-ILD's mixed inputs and consistency term."""
+"""The related studies' methods (issue 6) on tiny random BERTs: attention transfer (distributions
+and TinyBERT's scores), kd-only, lower/upper copy init, the two-stage schedule, CR-ILD's mixed
+inputs, Q/K/V relations, pre-trained copy source and consistency term."""
 import json
 import math
 import random
 
 import pytest
 import torch
+import transformers as tf
 
+import data
 import distill
 import losses
 import mapping
@@ -14,7 +17,7 @@ import related
 from test_distill import args_for, make_run as make_student, random_batch, run_cli, teacher_pass, tiny_bert, \
     tiny_seq2seq, train_a_few_steps
 
-OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
+OBJECTIVES = ("hidden", "attention", "attention+value", "attention-scores", "qkv-relations", "kd-only")
 
 
 def make_run(teacher, *flags, init="copy", strategy="forward"):
@@ -83,6 +86,34 @@ def test_attention_loss_matches_a_hand_computation():
     value_kl = (p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5) + 0.0) / 2
     with_values = losses.attention_loss(student, teacher, [(1, 1)], mask, values=True).item()
     assert with_values == pytest.approx(row_kl + value_kl, rel=1e-5)
+
+
+def test_attention_score_loss_matches_a_hand_computation():
+    # one head, d = 4 (so scores are divided by 2), 2 tokens, the second one padding
+    mask = torch.tensor([[1, 0]])
+    student = {1: projections([[[[2.0, 0, 0, 0], [4.0, 0, 0, 0]]]], [[[[1.0, 0, 0, 0], [3.0, 0, 0, 0]]]])}
+    teacher = {3: projections([[[[0.0, 0, 0, 0], [2.0, 0, 0, 0]]]], [[[[2.0, 0, 0, 0], [5.0, 0, 0, 0]]]])}
+    # student scores q.k / 2 = [[1, 3], [2, 6]], teacher [[0, 0], [2, 5]]; the padding key's column is
+    # zeroed on both sides: [[1, 0], [2, 0]] vs [[0, 0], [2, 0]]. MSE over all 4 elements (the padding
+    # query row included, as the study's code): (1 - 0)^2 / 4
+    assert losses.attention_score_loss(student, teacher, [(1, 3)], mask).item() == pytest.approx(0.25)
+    # pairs are summed, not averaged; the embedding pair (0, 0) has no attention and is skipped
+    both = {1: student[1], 2: student[1]}
+    assert losses.attention_score_loss(both, teacher, [(0, 0), (1, 3), (2, 3)], mask).item() == pytest.approx(0.5)
+    assert losses.attention_score_loss(student, student, [(1, 1)], mask).item() == 0.0
+
+
+def test_qkv_relation_loss_matches_a_hand_computation_and_uses_no_mask():
+    # one head, d = 1, 2 tokens. Student Q = K = V = 0: every relation row is uniform (1/2, 1/2).
+    # Teacher Q = K = (sqrt(ln 3), 0): Q Q^T = [[ln 3, 0], [0, 0]], rows (3/4, 1/4) and uniform; V = 0.
+    a = math.sqrt(math.log(3))
+    student = {3: projections([[[[0.0], [0.0]]]], [[[[0.0], [0.0]]]], [[[[0.0], [0.0]]]])}
+    teacher = {12: projections([[[[a], [0.0]]]], [[[[a], [0.0]]]], [[[[0.0], [0.0]]]])}
+    row_kl = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    # Q and K each: (row_kl + 0) / 2 rows; V: 0. No mask: the second token counts as a row and a key
+    # whatever it is (the study pads to 128 and masks nothing).
+    assert losses.qkv_relation_loss(student, teacher, [(3, 12)]).item() == pytest.approx(row_kl, rel=1e-5)
+    assert losses.qkv_relation_loss(teacher, teacher, [(12, 12)]).item() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_attention_loss_ignores_padding():
@@ -225,7 +256,7 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
     run["model"].eval()  # no dropout: 8 steps on one batch must lower a deterministic loss
     batch = random_batch()  # the same mixing weight every step:
     losses, parts = train_a_few_steps(run, lambda: losses_with(run, teacher, batch, args)[0], 8)
-    expected = {"hidden": {"hid"}, "attention": {"att"}, "attention+value": {"att"}, "kd-only": set()}[objective]
+    expected = {"hid"} if objective == "hidden" else set() if objective == "kd-only" else {"att"}
     assert set(parts) - {"ce", "kl"} == expected | ({"ic"} if supplementary == "mixup" else set())
     assert losses[-1] < losses[0]
 
