@@ -58,7 +58,8 @@ def parse_args(argv=None):
     a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
     a("--dev-file", help="local dev file, same columns")
     a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
-    a("--max-length", type=int, default=128, help="tokens per input (authors: 128); generation: per source")
+    a("--max-length", "--max-source-length", type=int, default=128,
+      help="tokens per input (authors: 128); generation: per source (hence its second name)")
     a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
       "(default: --max-length)")
     a("--source-prefix", default="", help="generation: text put before every source, e.g. T5's "
@@ -786,9 +787,24 @@ def to_device(batch, device):
 
 
 # ----------------------------------------------------------------------------- main
+def finished(args, init, strategy, seed, out):
+    """Has this run finished in `out` before? A single run writes to --out itself, so another run's
+    metrics.json there means two jobs share one directory: refused, not taken as this run's."""
+    path = out / "metrics.json"
+    if not path.exists():
+        return False
+    done = json.loads(path.read_text())
+    theirs = (done.get("init"), done.get("strategy"), done.get("seed"))
+    this = (init, "pairs" if args.pairs else strategy, seed)
+    if theirs != this:
+        raise ValueError(f"{out} holds the finished run {'{}-{}-seed{}'.format(*theirs)}, not "
+                         f"{'{}-{}-seed{}'.format(*this)}; give this run another --out")
+    return True
+
+
 def distill(args, names):
     """Train the students `names` (run_names); returns how many failed (0: every run finished)."""
-    todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not (out / "metrics.json").exists()]
+    todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not finished(args, i, s, seed, out)]
     task = data.load_task(args.task if not args.train_file else None, seed=0, train_file=args.train_file,
                           dev_file=args.dev_file, n_train=args.n_train)
     settings = resolve_settings(args, task)
