@@ -551,11 +551,14 @@ def stage_settings(settings, stage):
     the teacher's logits, --a-ce 0 --a-kl 1 --temperature 2), on clean inputs.
 
     Each stage gets a fresh optimiser and schedule (warm-up included), as in both studies,
-    where stage 2 is a separate run started from stage 1's last checkpoint: Wang et al.'s
-    fairseq run with --restore-file and a reset optimizer (which also resets the lr
-    scheduler and the update count), CR-ILD's second run_finetune.py with a new BertAdam.
-    The data order restarts too. Deviation: CR-ILD's stage 2 uses batch 16 and 4 epochs
-    (stage 1: batch 32); here both stages share --batch-size and --lr.
+    where stage 2 is a separate run started from stage 1's last checkpoint. Wang et al.:
+    a second fairseq run with --restore-file and the same epochs, lr and warm-up; its config
+    template is not in their repository, but experiments.py removes --reset-optimizer,
+    --reset-dataloader and --reset-meters from it only to resume an interrupted run, so a
+    normal stage 2 resets the optimiser, and with it fairseq resets the lr scheduler and the
+    update count. CR-ILD: a second run_finetune.py with a new BertAdam and warm-up. The data
+    order restarts too. Deviation: CR-ILD's stage 2 uses batch 16 and 4 epochs (stage 1:
+    batch 32, 5 to 20 epochs); here both stages share --batch-size and --lr.
     """
     if stage == 1:
         return argparse.Namespace(**{**vars(settings), "a_ce": 0.0, "a_kl": 0.0})
