@@ -573,7 +573,7 @@ def load_generation_hub(name):
         return convert("train"), {"dev": convert("validation")}, {"test": convert("test")}
     raw = load_hub_dataset("wmt/wmt16", "ro-en")  # the authors train on a 100k-pair subset
     def convert(split, limit=None):
-        rows = raw[split] if limit is None else raw[split].select(range(limit))
+        rows = raw[split] if limit is None else raw[split].select(range(min(limit, len(raw[split]))))
         return [{"source": row["translation"]["en"], "target": row["translation"]["ro"]} for row in rows]
     return convert("train", 100_000), {"dev": convert("validation")}, {"test": convert("test")}
 

@@ -11,7 +11,8 @@ Steps (Yu, Wen, Mou 2025, Section 3):
    copying the teacher's embeddings and selected blocks (copy) or fresh (random);
 3. train it on  a_ce * CE(gold) + a_kl * KL(teacher || student) + a_hid * L_hid,
    where L_hid pulls matched student hidden states towards teacher hidden states,
-   the pairs coming from mapping.match(strategy) and the terms from losses.py;
+   the pairs coming from mapping.match(strategy) and the terms from losses.py
+   (--stage1-epochs: the matching term first, then CE + KL alone, as the related studies);
 4. evaluate on the dev set every --eval-every steps, keep the best checkpoint, and
    write metrics.json, the student (save_pretrained) and log.txt to --out.
 
@@ -65,7 +66,8 @@ def parse_args(argv=None):
     a("--dev-file", help="local dev file, same columns")
     a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
     a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all)")
-    a("--max-length", type=int, default=128, help="tokens per input (authors: 128); generation: per source")
+    a("--max-length", "--max-source-length", type=int, default=128,
+      help="tokens per input (authors: 128); generation: per source (hence its second name)")
     a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
       "(default: --max-length)")
     a("--source-prefix", default="", help="generation: text put before every source, e.g. T5's "
@@ -97,6 +99,9 @@ def parse_args(argv=None):
     a("--init", default="copy", help="copy | random (comma list: lockstep)")
     a("--copy-from", default="forward", help="teacher blocks copied into the student: forward | lower | "
       "upper | reverse, or an explicit 1-based list such as 1,7,12")
+    a("--copy-source", default="teacher", choices=("teacher", "pretrained"),
+      help="what copy init copies from: the fine-tuned teacher (the paper), or its pre-trained base "
+      "--teacher-base before fine-tuning (CR-ILD, Ko et al. 2023, with --copy-from lower)")
     a("--freeze-embeddings", default="auto", choices=("auto", "yes", "no", "copied"),
       help="freeze the student's embeddings (families.FAMILIES 'frozen'). auto: as the authors, frozen in "
       "encoder-decoder models (their --freeze_embeds, both inits), trained in classifiers; copied: only "
@@ -119,8 +124,13 @@ def parse_args(argv=None):
     # the related studies' methods (Wang et al. 2023; Ko et al. 2023), see related.py
     a("--objective", default="hidden", choices=related.OBJECTIVES,
       help="what matched layers share: hidden states (the paper); the matched blocks' attention distributions "
-      "(attention; +value: MiniLM's value relation; Wang et al. 2023); or nothing (kd-only: CE + KL)")
-    a("--a-att", type=float, default=1.0, help="weight of the attention-transfer loss (--objective attention*)")
+      "(attention; +value: MiniLM's value relation) or pre-softmax scores (attention-scores, TinyBERT's MSE; "
+      "both Wang et al. 2023); MiniLMv2's Q/K/V relations, unmasked (qkv-relations, CR-ILD's stage 1, Ko et "
+      "al. 2023); or nothing (kd-only: CE + KL)")
+    a("--a-att", type=float, default=1.0, help="weight of the attention-transfer loss (the attention objectives)")
+    a("--stage1-epochs", type=float, help="train in two stages, as both related studies: first this many "
+      "epochs on the matching terms alone (CE and KL weighted 0), then --epochs on a_ce * CE + a_kl * KL alone, "
+      "with a fresh optimiser and schedule (see stage_settings); --max-steps caps each stage")
     a("--supplementary", default="none", choices=("none", "mixup"),
       help="CR-ILD's supplementary inputs (Ko et al. 2023; see related.mixed_forward): mixup moves the matching "
       "loss to inputs mixed in embedding space; CE and KL stay on the clean batch")
@@ -165,7 +175,7 @@ POSITIVE = ("max_length", "teacher_epochs", "teacher_lr", "student_layers", "tem
             "epochs", "max_grad_norm", "eval_every")
 POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
                      "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
-                     "teacher_eval_every_epochs")
+                     "teacher_eval_every_epochs", "stage1_epochs")
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
                 "warmup_steps", "teacher_warmup_steps")
 
@@ -199,6 +209,8 @@ def run_names(args):
     if args.eval_steps and not all(s.strip().isdigit() for s in args.eval_steps.split(",")):
         raise ValueError(f"--eval-steps {args.eval_steps!r} must be comma-separated step numbers, e.g. 50,100")
     related.check_flags(args.objective, args.supplementary, args.consistency, int(os.environ.get("WORLD_SIZE", 1)))
+    if args.stage1_epochs and args.objective == "kd-only":
+        raise ValueError("--stage1-epochs trains the matching terms first, but --objective kd-only has none")
     if len(combos) == 1:
         return [(*combos[0], Path(args.out))]
     return [(i, s, seed, Path(args.out, f"{i}-{s}-seed{seed}")) for i, s, seed in combos]
@@ -326,13 +338,14 @@ def describe_plans(plans, config):
     return "\n".join(rows)
 
 
-def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0, copied=None):
+def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0, copied=None, source=None):
     """A student with `depths` blocks per stack, copied from the teacher or fresh.
 
     copy: embeddings, pooler and the `copied` teacher blocks per stack (default: the
     `copy_from` choice of mapping.copy_layers) are copied; the task head stays fresh, as in
-    the authors' code. random: fresh weights from the teacher's config, seeded.
-    Returns (student, copied blocks per stack or None).
+    the authors' code. They are copied from `source` when given: a model of the teacher's
+    architecture, e.g. its pre-trained base (copy_source). random: fresh weights from the
+    teacher's config, seeded. Returns (student, copied blocks per stack or None).
     """
     torch.manual_seed(seed)
     student = type(teacher)(families.student_config(teacher.config, depths, width))
@@ -342,23 +355,25 @@ def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0
         raise ValueError("copy init needs the teacher's width; use --init random with --student-width")
     teacher_depths = families.stack_depths(teacher.config)
     copied = copied or {stack: copy_plan(teacher_depths[stack], depth, copy_from) for stack, depth in depths.items()}
-    teacher_state, prefixes = teacher.state_dict(), families.block_prefixes(teacher)
+    source = source if source is not None else teacher
+    source_state, prefixes = source.state_dict(), families.block_prefixes(source)
     with torch.no_grad():
         for key, value in student.state_dict().items():
             if families.is_fresh(teacher.config, key):
                 continue
-            source = families.teacher_key(key, copied, prefixes)
-            if source not in teacher_state:  # e.g. T5's relative bias lives in block 0 only
-                source = key
-            if source in teacher_state and teacher_state[source].shape == value.shape:
-                value.copy_(teacher_state[source])
+            source_key = families.teacher_key(key, copied, prefixes)
+            if source_key not in source_state:  # e.g. T5's relative bias lives in block 0 only
+                source_key = key
+            if source_key in source_state and source_state[source_key].shape == value.shape:
+                value.copy_(source_state[source_key])
     return student, copied
 
 
-def make_run(teacher, plan, settings):
-    """A student built from its plan, with everything its training needs, as a plain dict."""
+def make_run(teacher, plan, settings, source=None):
+    """A student built from its plan, with everything its training needs, as a plain dict.
+    source: what copy init copies from (copy_source; None: the teacher)."""
     student, _ = build_student(teacher, plan["init"], plan["depths"], settings.student_width, seed=plan["seed"],
-                               copied=plan["copied"])
+                               copied=plan["copied"], source=source)
     if settings.student_width and any(plan["pairs"].values()) and settings.objective == "hidden":
         # the paper's width ablation: one bias-free map per matched student hidden state, student width ->
         # teacher width; on the student so that it trains with it, but training-only (see save_model)
@@ -372,6 +387,22 @@ def make_run(teacher, plan, settings):
     hidden_on_clean_batch = settings.objective == "hidden" and settings.supplementary == "none"
     needs_hidden = (hidden_on_clean_batch and any(plan["pairs"].values())) or settings.consistency > 0
     return new_run(student, data_seed=settings.data_seed, needs_hidden=needs_hidden, **plan)
+
+
+def copy_source(teacher, task, settings):
+    """The model copy init copies from: the fine-tuned teacher, or with --copy-source pretrained
+    its pre-trained base (--teacher-base) before any fine-tuning, as CR-ILD (Ko et al. 2023)
+    initialises its student from the bottom blocks of pre-trained BERT-base. Its classifier is
+    fresh and left fresh; the offline profile's smaller vocabulary is applied to it as well."""
+    if settings.copy_source == "teacher":
+        return teacher
+    source, tokenizer = families.pretrained_model(settings.teacher_base, task["kind"], task.get("num_labels"))
+    if settings.task_vocab == "auto" and settings.teacher_base == "minilm" and task["offline"]:  # as get_teacher
+        source = families.shrink_vocabulary(source, data.task_vocabulary(tokenizer, task)[1])
+    if families.vocabulary_size(source.config) != families.vocabulary_size(teacher.config):
+        raise ValueError(f"--copy-source pretrained: {settings.teacher_base} has another vocabulary than the "
+                         f"teacher; give the --teacher-base the teacher was fine-tuned from")
+    return source
 
 
 def freezes_embeddings(choice, init, config):
@@ -425,7 +456,12 @@ def hidden_states(outputs):
 
 
 def token_masks(batch):
-    """Which positions are real tokens, per stack (padding is never matched)."""
+    """Which positions are real tokens, per stack (padding is never matched).
+
+    The decoder's mask is every real target position. The authors' T5 code masks with
+    `decoder_input_ids != pad`, which drops target position 0 (T5's decoder start token is
+    the pad token); we keep that position.
+    """
     masks = {"encoder": batch["attention_mask"]}
     if batch["labels"].dim() == 2:
         masks["decoder"] = (batch["labels"] != -100).long()
@@ -486,14 +522,17 @@ def autocast(device, enabled):
 
 
 def schedule(settings, n_rows, role):
-    """How the teacher (role 'teacher') or the students train: lr, batch size, optimiser, warm-up,
-    steps, and the steps after which the dev set is scored (the best of those is kept)."""
+    """How the teacher (role 'teacher') or the students ('student'; 'stage1': the first of two
+    stages, --stage1-epochs) train: lr, batch size, optimiser, warm-up, steps, and the steps
+    after which the dev set is scored (the best of those is kept; none in stage 1)."""
     teacher = role == "teacher"
     batch_size = (settings.teacher_batch_size if teacher else None) or settings.batch_size
     # under torchrun each of the N processes takes its own batch per step: an epoch is N times fewer steps
     steps_per_epoch = -(-n_rows // (batch_size * processes.world_size()))
     epochs, max_steps = (settings.teacher_epochs, settings.teacher_max_steps) if teacher else (settings.epochs,
                                                                                               settings.max_steps)
+    if role == "stage1":
+        epochs = settings.stage1_epochs
     steps = max(1, int(steps_per_epoch * epochs))
     steps = min(steps, max_steps) if max_steps else steps
     every_epochs = settings.teacher_eval_every_epochs if teacher else settings.eval_every_epochs
@@ -503,10 +542,36 @@ def schedule(settings, n_rows, role):
     eval_steps = set(range(interval, steps + 1, interval)) | {steps}
     if settings.eval_steps and not teacher:
         eval_steps |= {int(s) for s in settings.eval_steps.split(",") if 0 < int(s) <= steps}
+    if role == "stage1":  # the task head is untrained until stage 2, which keeps the best checkpoint
+        eval_steps = set()
     return dict(lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
                 optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
                 warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
                 steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps)
+
+
+def stage_settings(settings, stage):
+    """The settings of stage 1 or 2 of --stage1-epochs (Wang et al. 2023; Ko et al. 2023).
+
+    Stage 1: the matching terms alone (hidden or attention loss, and CR-ILD's consistency
+    term), CE and KL weighted 0. Stage 2: prediction matching alone, a_ce * CE + a_kl * KL
+    (Wang: (1 - b) CE + b KD, e.g. --a-ce 0.5 --a-kl 0.5 --temperature 2; CR-ILD: soft CE on
+    the teacher's logits, --a-ce 0 --a-kl 1 --temperature 2), on clean inputs.
+
+    Each stage gets a fresh optimiser and schedule (warm-up included), as in both studies,
+    where stage 2 is a separate run started from stage 1's last checkpoint. Wang et al.:
+    a second fairseq run with --restore-file and the same epochs, lr and warm-up; its config
+    template is not in their repository, but experiments.py removes --reset-optimizer,
+    --reset-dataloader and --reset-meters from it only to resume an interrupted run, so a
+    normal stage 2 resets the optimiser, and with it fairseq resets the lr scheduler and the
+    update count. CR-ILD: a second run_finetune.py with a new BertAdam and warm-up. The data
+    order restarts too. Deviation: CR-ILD's stage 2 uses batch 16 and 4 epochs (stage 1:
+    batch 32, 5 to 20 epochs); here both stages share --batch-size and --lr.
+    """
+    if stage == 1:
+        return argparse.Namespace(**{**vars(settings), "a_ce": 0.0, "a_kl": 0.0})
+    return argparse.Namespace(**{**vars(settings), "objective": "kd-only", "supplementary": "none",
+                                 "consistency": 0.0})
 
 
 def make_optimizer(params, name, lr, weight_decay):
@@ -592,6 +657,18 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, plan, 
                     record_evaluation(run, step, dev_rows, task, tokenizer, settings)
             progress.set_postfix(dev=" ".join(f"{r['history'][-1]['score']:.3f}" for r in runs if r["history"]))
     progress.close()
+
+
+def train_stage1(runs, teacher, rows, task, tokenizer, settings):
+    """Stage 1 of --stage1-epochs (stage_settings): the matching terms alone, no evaluation.
+    Keeps each run's stage-1 loss log for log.txt; returns the stage's number of steps."""
+    plan = schedule(settings, len(rows["train"]), "stage1")
+    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, stage_settings(settings, 1), plan,
+          desc=f"stage 1: {len(runs)} student(s)")
+    for run in runs:
+        run["stage1_log"] = [{"stage": 1, **line} for line in run["log"]]
+        run["needs_hidden"] = False  # stage 2 matches predictions only
+    return plan["steps"]
 
 
 def log_window(runs, step, progress):
@@ -701,7 +778,8 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
     save_model(run["model"], tokenizer, out)
     if run.get("best_predictions"):
         (out / "predictions.txt").write_text("\n".join(run["best_predictions"]) + "\n")
-    (out / "log.txt").write_text("\n".join(json.dumps(line) for line in run["log"] + run["history"]) + "\n")
+    lines = run.get("stage1_log", []) + run["log"] + run["history"]
+    (out / "log.txt").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
     write_json(out / "metrics.json", {
         "task": task["name"], "kind": task["kind"], "offline": task["offline"],
         "scale": scale_note(task, settings.teacher_base),
@@ -719,9 +797,24 @@ def to_device(batch, device):
 
 
 # ----------------------------------------------------------------------------- main
+def finished(args, init, strategy, seed, out):
+    """Has this run finished in `out` before? A single run writes to --out itself, so another run's
+    metrics.json there means two jobs share one directory: refused, not taken as this run's."""
+    path = out / "metrics.json"
+    if not path.exists():
+        return False
+    done = json.loads(path.read_text())
+    theirs = (done.get("init"), done.get("strategy"), done.get("seed"))
+    this = (init, "pairs" if args.pairs else strategy, seed)
+    if theirs != this:
+        raise ValueError(f"{out} holds the finished run {'{}-{}-seed{}'.format(*theirs)}, not "
+                         f"{'{}-{}-seed{}'.format(*this)}; give this run another --out")
+    return True
+
+
 def distill(args, names):
     """Train the students `names` (run_names); returns how many failed (0: every run finished)."""
-    todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not (out / "metrics.json").exists()]
+    todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not finished(args, i, s, seed, out)]
     task = data.load_task(args.task if not args.train_file else None, seed=0, train_file=args.train_file,
                           dev_file=args.dev_file, n_train=args.n_train)
     settings = resolve_settings(args, task)
@@ -744,12 +837,17 @@ def distill(args, names):
                 "test": {split: encode(rows) for split, rows in task.get("test", {}).items()}}
     teacher, tokenizer, teacher_metrics, teacher_dir = get_teacher(task, settings, encoded)
     print(f"teacher {teacher_dir}: dev {teacher_metrics}")
-    runs = [make_run(teacher, plan, settings) for plan in plans]
+    source = copy_source(teacher, task, settings) if any(p["init"] == "copy" for p in plans) else None
+    runs = [make_run(teacher, plan, settings, source) for plan in plans]
+    del source  # a pre-trained copy source is not needed any more
     rows = encoded(tokenizer)
     plan = schedule(settings, len(rows["train"]), "student")
     started = time.time()
-    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, settings, plan, desc=f"{len(runs)} student(s)")
-    summary = {"steps": plan["steps"], "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
+    stage1_steps = train_stage1(runs, teacher, rows, task, tokenizer, settings) if settings.stage1_epochs else 0
+    train([run for run in runs if not run["failed"]], teacher, rows["train"], rows["dev"], task, tokenizer,
+          stage_settings(settings, 2) if settings.stage1_epochs else settings, plan, desc=f"{len(runs)} student(s)")
+    summary = {"steps": plan["steps"], "stage1_steps": stage1_steps,
+               "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
                "teacher_width": families.stack_widths(teacher.config)["encoder"],
                "hid_reduction": settings.hid_reduction}

@@ -7,8 +7,9 @@ returns a scalar tensor, so it can be copied into another project as it is.
         CE       comes from the model (its `labels` argument)
         KL       kd_loss
         L_hid    hidden_loss (one stack), summed over stacks by stacks_hidden_loss
-    Wang et al. 2023 (attention transfer)    L_att = attention_loss (+ value relation)
-    Ko et al. 2023 (CR-ILD)                  L_IC = consistency_loss
+    Wang et al. 2023 (attention transfer)    L_att = attention_loss (+ value relation),
+                                             or attention_score_loss (TinyBERT's form)
+    Ko et al. 2023 (CR-ILD)                  L_att = qkv_relation_loss (stage 1), L_IC = consistency_loss
 
 Hidden-state tensors are [batch, tokens, hidden]; a `mask` is [batch, tokens] with 1 for
 real tokens: padding never counts.
@@ -111,13 +112,19 @@ def stacks_hidden_loss(student, teacher, pairs, masks, reduction, norm="none", p
                            projections and projections[stack]) for stack, stack_pairs in pairs.items())
 
 
+def scaled_dot(left, right):
+    """left right^T / sqrt(d) per head: [batch, heads, T, d] x2 -> [batch, heads, T, T].
+    (Q, K) gives a block's pre-softmax attention scores."""
+    return left @ right.transpose(-1, -2) / math.sqrt(left.shape[-1])
+
+
 def relation(left, right, mask):
     """log softmax(left right^T / sqrt(d)) per head, padding keys masked: [batch, heads, T, T].
 
     (Q, K) gives the block's own attention distribution (MiniLM's attention transfer);
     (V, V) gives MiniLM's value relation (Wang et al. 2020). Inputs: [batch, heads, T, d].
     """
-    scores = left @ right.transpose(-1, -2) / math.sqrt(left.shape[-1])
+    scores = scaled_dot(left, right)
     padding_keys = mask[:, None, None, :] == 0
     return F.log_softmax(scores.masked_fill(padding_keys, torch.finfo(scores.dtype).min), dim=-1)
 
@@ -127,12 +134,17 @@ def relation_kl(student, teacher, mask):
     heads and real query rows. Padding keys have probability 0 on both sides, so they add
     nothing. Heads are matched one to one, so their counts must agree.
     """
-    if student.shape[1] != teacher.shape[1]:
-        raise ValueError(f"attention transfer matches heads one to one, but the student has {student.shape[1]} "
-                         f"heads and the teacher {teacher.shape[1]}; give the student the teacher's head count")
+    check_heads(student, teacher)
     per_row = F.kl_div(student, teacher, log_target=True, reduction="none").sum(-1)  # [batch, heads, T]
     rows = mask[:, None, :].to(per_row.dtype).expand_as(per_row)
     return (per_row * rows).sum() / rows.sum()
+
+
+def check_heads(student, teacher):
+    """[batch, heads, ...] tensors of both sides: attention transfer matches heads one to one."""
+    if student.shape[1] != teacher.shape[1]:
+        raise ValueError(f"attention transfer matches heads one to one, but the student has {student.shape[1]} "
+                         f"heads and the teacher {teacher.shape[1]}; give the student the teacher's head count")
 
 
 def attention_pairs(pairs):
@@ -160,6 +172,53 @@ def attention_loss(student, teacher, pairs, mask, values=False):
                                       relation(teacher[t]["value"], teacher[t]["value"], mask), mask)
         losses.append(loss)
     return torch.stack(losses).mean() if losses else mask.new_zeros((), dtype=torch.float32)
+
+
+def attention_score_loss(student, teacher, pairs, mask):
+    """L_att in the first form of Wang et al. 2023 (TinyBERT's, Jiao et al. 2020): MSE between
+    the pre-softmax attention scores of matched blocks, summed over block pairs.
+
+        A = Q K^T / sqrt(d) per head, [batch, heads, T, T], with A[b, h, i, j] = 0 where key j is padding
+        L = sum over pairs (s, t) of  1 / (B H T T) * sum_{b,h,i,j} (A^S[b,h,i,j] - A^T[b,h,i,j])^2
+
+    As the study's code (methods/method_comparison.py, att_mse_learn): the masked scores
+    (-inf at padding keys) are set to 0 on both sides and F.mse_loss averages over every
+    element, the zeroed keys and the padding query rows (unmasked there) included; the
+    block pairs are summed, not averaged. student, teacher: as in attention_loss.
+    """
+    padding_keys = mask[:, None, None, :] == 0
+    losses = []
+    for s, t in attention_pairs(pairs):
+        student_scores = scaled_dot(student[s]["query"], student[s]["key"])
+        teacher_scores = scaled_dot(teacher[t]["query"], teacher[t]["key"])
+        check_heads(student_scores, teacher_scores)
+        losses.append(F.mse_loss(student_scores.masked_fill(padding_keys, 0.0),
+                                 teacher_scores.masked_fill(padding_keys, 0.0)))
+    return torch.stack(losses).sum() if losses else mask.new_zeros((), dtype=torch.float32)
+
+
+def qkv_relation_loss(student, teacher, pairs):
+    """CR-ILD's stage-1 objective (Ko et al. 2023): the self-relations of MiniLMv2 (Wang et al.
+    2021) for queries, keys and values, with no padding mask, averaged over block pairs.
+
+        R_X = softmax(X X^T / sqrt(d)) per head, for X in {Q, K, V}: [batch, heads, T, T]
+        L = mean over pairs of  sum over X of  1 / (B H T) * sum_{b,h,i} KL(R^T_X[b,h,i] || R^S_X[b,h,i])
+
+    No mask: padding tokens are rows and keys like any other, as in the study's code
+    (training_functions.py: Attention_KL on the Q, K and V relations, called without a mask);
+    it pads every batch to 128 tokens, ours to the batch's longest row, so fewer padding rows
+    count here. Their code computes the soft cross-entropy -sum p_T log p_S: this KL plus the
+    teacher's entropy, the same gradient, but ours is 0 when the student matches. The study
+    matches the last block only (--strategy last). student, teacher: as in attention_loss.
+    """
+    losses = []
+    for s, t in attention_pairs(pairs):
+        batch, _, tokens, _ = student[s]["query"].shape
+        no_mask = student[s]["query"].new_ones(batch, tokens)  # every row and key counts
+        losses.append(sum(relation_kl(relation(student[s][x], student[s][x], no_mask),
+                                      relation(teacher[t][x], teacher[t][x], no_mask), no_mask)
+                          for x in ("query", "key", "value")))
+    return torch.stack(losses).mean() if losses else torch.zeros(())
 
 
 def consistency_loss(mixed_last, clean_last, lam, mask):

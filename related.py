@@ -1,11 +1,14 @@
 """The model-side machinery of the two related studies, as options of the same loop.
 
 - Wang et al. 2023, *How to Distill your BERT*: attention transfer (--objective attention,
-  attention+value). It needs the query, key and value projections of the matched blocks,
-  recorded during the ordinary forward pass by capture_attention.
+  attention+value, attention-scores). It needs the query, key and value projections of the
+  matched blocks, recorded during the ordinary forward pass by capture_attention. Their two
+  stages (intermediate loss first, then CE + KD) are distill.py's --stage1-epochs.
 - Ko et al. 2023, CR-ILD: matching on supplementary inputs mixed in embedding space
-  (--supplementary mixup) and consistency regularisation (--consistency w). The mixed
-  inputs need a second forward pass of teacher and student (mixed_forward).
+  (--supplementary mixup), their Q/K/V relation objective (--objective qkv-relations) and
+  consistency regularisation (--consistency w). The mixed inputs need a second forward pass
+  of teacher and student (mixed_forward). Their student starts from the pre-trained model's
+  bottom blocks (distill.py --copy-source pretrained --copy-from lower).
 
 The loss terms themselves are pure functions in losses.py; this file only runs models and
 hooks. distill.py enters it through capture_attention around its forward passes,
@@ -19,7 +22,8 @@ import torch
 import families
 import losses
 
-OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
+OBJECTIVES = ("hidden", "attention", "attention+value", "attention-scores", "qkv-relations", "kd-only")
+ATTENTION_OBJECTIVES = ("attention", "attention+value", "attention-scores", "qkv-relations")  # need projections
 
 
 def check_flags(objective, supplementary, consistency, processes):
@@ -32,7 +36,7 @@ def check_flags(objective, supplementary, consistency, processes):
 
 def check_teacher(config, objective, supplementary):
     """Attention transfer and mixed inputs hook into BERT-style modules: refuse other families."""
-    if (objective.startswith("attention") or supplementary != "none") and not families.supports_attention(config):
+    if (objective in ATTENTION_OBJECTIVES or supplementary != "none") and not families.supports_attention(config):
         raise ValueError(f"--objective {objective} / --supplementary {supplementary} are implemented for "
                          f"BERT-style encoders (classification), as in both studies; this teacher is a "
                          f"{config.model_type!r} model")
@@ -40,7 +44,7 @@ def check_teacher(config, objective, supplementary):
 
 def attention_blocks(pairs, side, objective):
     """The blocks whose projections attention transfer needs, on side 'student' or 'teacher'."""
-    if not objective.startswith("attention"):
+    if objective not in ATTENTION_OBJECTIVES:
         return []
     return sorted({pair[0 if side == "student" else 1] for pair in losses.attention_pairs(pairs)})
 
@@ -130,6 +134,15 @@ def teacher_mixed(teacher, batch, blocks, supplementary, rng):
     return {"lam": lam, "mixed": {"hidden": {"encoder": mixed.hidden_states}, "attention": attention}}
 
 
+def attention_term(student, teacher, pairs, mask, objective):
+    """The attention-transfer loss of `objective` (losses.py) on captured projections."""
+    if objective == "attention-scores":  # Wang et al. 2023, TinyBERT's form
+        return losses.attention_score_loss(student, teacher, pairs, mask)
+    if objective == "qkv-relations":  # Ko et al. 2023, MiniLMv2's relations, no mask
+        return losses.qkv_relation_loss(student, teacher, pairs)
+    return losses.attention_loss(student, teacher, pairs, mask, values=objective == "attention+value")
+
+
 def terms(run, batch, outputs, attention, teacher, settings, projections):
     """The related studies' terms for one student, {} when none of their options is on.
 
@@ -138,12 +151,11 @@ def terms(run, batch, outputs, attention, teacher, settings, projections):
     Attention transfer on the clean batch gives {"att"}; with mixed inputs the matching term
     ({"hid"} or {"att"}) moves to the mixed inputs and --consistency adds {"ic"}.
     """
-    values = settings.objective == "attention+value"
     pairs = run["pairs"].get("encoder", [])
     if settings.supplementary == "none":
-        if settings.objective.startswith("attention") and pairs:
-            return {"att": losses.attention_loss(attention, teacher["attention"], pairs, batch["attention_mask"],
-                                                 values)}
+        if settings.objective in ATTENTION_OBJECTIVES and pairs:
+            return {"att": attention_term(attention, teacher["attention"], pairs, batch["attention_mask"],
+                                          settings.objective)}
         return {}
     parts = {}
     if pairs or settings.consistency > 0:
@@ -154,7 +166,8 @@ def terms(run, batch, outputs, attention, teacher, settings, projections):
                                                      run["pairs"], {"encoder": mask}, settings.hid_reduction,
                                                      settings.hid_norm, projections)
         elif pairs:
-            parts["att"] = losses.attention_loss(mixed_attention, teacher["mixed"]["attention"], pairs, mask, values)
+            parts["att"] = attention_term(mixed_attention, teacher["mixed"]["attention"], pairs, mask,
+                                          settings.objective)
         if settings.consistency > 0:
             parts["ic"] = teacher["ramp"] * losses.consistency_loss(
                 mixed.hidden_states[-1], outputs.hidden_states[-1], teacher["lam"], batch["attention_mask"])

@@ -296,7 +296,10 @@ paper_jobs() {
     while read -r task strategies lr eval_every epochs _; do
         [ -n "$task" ] || continue
         for init in copy random; do  # one init per job: twice the jobs to spread over GPUs
-            job "classification/$task" 36000 --task "$task" --init "$init" --strategy "$strategies" --seed 0 \
+            local name="classification/$task"
+            # a single run writes into --out itself: give it a directory of its own
+            [[ "$strategies" == *,* ]] || name+="/$init-$strategies-seed0"
+            job "$name" 36000 --task "$task" --init "$init" --strategy "$strategies" --seed 0 \
                 --student-layers 3 "${glue_student[@]}" --lr "$lr" --eval-every "$eval_every" --epochs "$epochs" \
                 "${glue_teacher[@]}" --teacher-lr "${glue_teacher_lr[$task]}" --teacher-dir "$runs/teachers/$task"
         done

@@ -388,3 +388,14 @@ def test_a_corrupt_teacher_config_is_one_clear_line(tiny_teacher_dir, tmp_path):
         run_cli("--teacher", broken, "--out", tmp_path / "student")
     assert str(exit_info.value).startswith(f"error: {broken}/config.json cannot be read")
     assert not (tmp_path / "student").exists()
+
+
+def test_a_single_run_does_not_take_another_runs_metrics_as_its_own(tiny_teacher_dir, tmp_path):
+    """A single run writes to --out itself: a second job with another run and the same --out is
+    refused, instead of being skipped as 'already finished' (the paper plan's QQP reverse jobs)."""
+    common = ("--teacher", tiny_teacher_dir, "--n-train", 32, "--student-layers", 2, "--max-steps", 1,
+              "--max-length", 32, "--strategy", "reverse", "--out", tmp_path)
+    run_cli(*common, "--init", "copy")
+    run_cli(*common, "--init", "copy")  # the same run: finished, skipped
+    with pytest.raises(SystemExit, match="holds the finished run copy-reverse-seed0, not random-reverse-seed0"):
+        run_cli(*common, "--init", "random")

@@ -1,12 +1,15 @@
-"""The related studies' methods (issue 6) on tiny random BERTs: attention transfer, kd-only,
-lower/upper copy init, CR-ILD's mixed inputs and consistency term."""
+"""The related studies' methods (issue 6) on tiny random BERTs: attention transfer (distributions
+and TinyBERT's scores), kd-only, lower/upper copy init, the two-stage schedule, CR-ILD's mixed
+inputs, Q/K/V relations, pre-trained copy source and consistency term."""
 import json
 import math
 import random
 
 import pytest
 import torch
+import transformers as tf
 
+import data
 import distill
 import losses
 import mapping
@@ -14,7 +17,7 @@ import related
 from test_distill import args_for, make_run as make_student, random_batch, run_cli, teacher_pass, tiny_bert, \
     tiny_seq2seq, train_a_few_steps
 
-OBJECTIVES = ("hidden", "attention", "attention+value", "kd-only")
+OBJECTIVES = ("hidden", "attention", "attention+value", "attention-scores", "qkv-relations", "kd-only")
 
 
 def make_run(teacher, *flags, init="copy", strategy="forward"):
@@ -83,6 +86,34 @@ def test_attention_loss_matches_a_hand_computation():
     value_kl = (p * math.log(p / 0.5) + (1 - p) * math.log((1 - p) / 0.5) + 0.0) / 2
     with_values = losses.attention_loss(student, teacher, [(1, 1)], mask, values=True).item()
     assert with_values == pytest.approx(row_kl + value_kl, rel=1e-5)
+
+
+def test_attention_score_loss_matches_a_hand_computation():
+    # one head, d = 4 (so scores are divided by 2), 2 tokens, the second one padding
+    mask = torch.tensor([[1, 0]])
+    student = {1: projections([[[[2.0, 0, 0, 0], [4.0, 0, 0, 0]]]], [[[[1.0, 0, 0, 0], [3.0, 0, 0, 0]]]])}
+    teacher = {3: projections([[[[0.0, 0, 0, 0], [2.0, 0, 0, 0]]]], [[[[2.0, 0, 0, 0], [5.0, 0, 0, 0]]]])}
+    # student scores q.k / 2 = [[1, 3], [2, 6]], teacher [[0, 0], [2, 5]]; the padding key's column is
+    # zeroed on both sides: [[1, 0], [2, 0]] vs [[0, 0], [2, 0]]. MSE over all 4 elements (the padding
+    # query row included, as the study's code): (1 - 0)^2 / 4
+    assert losses.attention_score_loss(student, teacher, [(1, 3)], mask).item() == pytest.approx(0.25)
+    # pairs are summed, not averaged; the embedding pair (0, 0) has no attention and is skipped
+    both = {1: student[1], 2: student[1]}
+    assert losses.attention_score_loss(both, teacher, [(0, 0), (1, 3), (2, 3)], mask).item() == pytest.approx(0.5)
+    assert losses.attention_score_loss(student, student, [(1, 1)], mask).item() == 0.0
+
+
+def test_qkv_relation_loss_matches_a_hand_computation_and_uses_no_mask():
+    # one head, d = 1, 2 tokens. Student Q = K = V = 0: every relation row is uniform (1/2, 1/2).
+    # Teacher Q = K = (sqrt(ln 3), 0): Q Q^T = [[ln 3, 0], [0, 0]], rows (3/4, 1/4) and uniform; V = 0.
+    a = math.sqrt(math.log(3))
+    student = {3: projections([[[[0.0], [0.0]]]], [[[[0.0], [0.0]]]], [[[[0.0], [0.0]]]])}
+    teacher = {12: projections([[[[a], [0.0]]]], [[[[a], [0.0]]]], [[[[0.0], [0.0]]]])}
+    row_kl = 0.75 * math.log(0.75 / 0.5) + 0.25 * math.log(0.25 / 0.5)
+    # Q and K each: (row_kl + 0) / 2 rows; V: 0. No mask: the second token counts as a row and a key
+    # whatever it is (the study pads to 128 and masks nothing).
+    assert losses.qkv_relation_loss(student, teacher, [(3, 12)]).item() == pytest.approx(row_kl, rel=1e-5)
+    assert losses.qkv_relation_loss(teacher, teacher, [(12, 12)]).item() == pytest.approx(0.0, abs=1e-7)
 
 
 def test_attention_loss_ignores_padding():
@@ -225,7 +256,7 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
     run["model"].eval()  # no dropout: 8 steps on one batch must lower a deterministic loss
     batch = random_batch()  # the same mixing weight every step:
     losses, parts = train_a_few_steps(run, lambda: losses_with(run, teacher, batch, args)[0], 8)
-    expected = {"hidden": {"hid"}, "attention": {"att"}, "attention+value": {"att"}, "kd-only": set()}[objective]
+    expected = {"hid"} if objective == "hidden" else set() if objective == "kd-only" else {"att"}
     assert set(parts) - {"ce", "kl"} == expected | ({"ic"} if supplementary == "mixup" else set())
     assert losses[-1] < losses[0]
 
@@ -244,3 +275,111 @@ def test_bad_related_flag_exits_with_one_line(tiny_teacher_dir, tmp_path):
         run_cli("--teacher", tiny_teacher_dir, "--n-train", 32, "--max-steps", 1, "--consistency", "0.1",
                 "--out", tmp_path)
     assert str(exit_info.value).startswith("error: --consistency compares")
+
+
+# ------------------------------------------------------------------ two stages (Wang et al. 2023; Ko et al. 2023)
+def test_stage_one_counts_only_matching_and_stage_two_only_ce_and_kd():
+    teacher = sharp_bert()
+    args = args_for("--student-layers", "2", "--stage1-epochs", "1", "--a-ce", "0.5", "--a-kl", "0.5",
+                    "--temperature", "2")
+    run = make_student(teacher, args, "copy", "forward")
+    run["model"].eval()
+    batch = random_batch()
+    stage1 = distill.stage_settings(args, 1)
+    (loss, parts), _ = losses_with(run, teacher, batch, stage1)
+    assert set(parts) == {"ce", "kl", "hid"} and parts["ce"].item() > 0 and parts["kl"].item() > 0
+    assert loss.item() == pytest.approx(3.0 * parts["hid"].item(), rel=1e-6)  # a_hid * L_hid alone
+    run["needs_hidden"] = False  # as train_stage1 leaves it
+    (loss, parts), _ = losses_with(run, teacher, batch, distill.stage_settings(args, 2))
+    assert set(parts) == {"ce", "kl"}
+    with torch.no_grad():
+        student_logits = run["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        teacher_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    p_t, log_p_s = torch.softmax(teacher_logits / 2, -1), torch.log_softmax(student_logits / 2, -1)
+    kd = 4 * (p_t * (p_t.log() - log_p_s)).sum(-1).mean()  # T^2 KL, averaged over the batch
+    ce = torch.nn.functional.cross_entropy(student_logits, batch["labels"])
+    assert loss.item() == pytest.approx(0.5 * ce.item() + 0.5 * kd.item(), rel=1e-5)
+    # stage 2 drops CR-ILD's mixed inputs and consistency term as well
+    crild = distill.stage_settings(args_for("--supplementary", "mixup", "--consistency", "0.1",
+                                            "--stage1-epochs", "1"), 2)
+    assert (crild.objective, crild.supplementary, crild.consistency) == ("kd-only", "none", 0.0)
+
+
+def test_stage_one_schedule_has_its_own_length_and_no_evaluation():
+    args = args_for("--stage1-epochs", "2", "--epochs", "3", "--batch-size", "10", "--eval-every", "4")
+    stage1, stage2 = (distill.schedule(args, 100, role) for role in ("stage1", "student"))
+    assert (stage1["steps"], stage1["eval_steps"]) == (20, set())
+    assert (stage2["steps"], min(stage2["eval_steps"])) == (30, 4)
+    capped = args_for("--stage1-epochs", "2", "--max-steps", "5")
+    assert distill.schedule(capped, 100, "stage1")["steps"] == 5  # --max-steps caps each stage
+
+
+def test_two_stages_run_with_a_fresh_optimiser_each(tiny_teacher_dir, tmp_path, monkeypatch):
+    schedules = []
+    real = distill.linear_schedule
+    monkeypatch.setattr(distill, "linear_schedule",
+                        lambda optimizer, warmup, total: schedules.append((id(optimizer), warmup, total))
+                        or real(optimizer, warmup, total))
+    out = tmp_path / "wang"
+    run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--batch-size", 32, "--student-layers", 2,
+            "--max-length", 32, "--lr", "1e-3", "--objective", "attention-scores", "--stage1-epochs", 1,
+            "--epochs", 1.5, "--warmup-steps", 1, "--a-ce", 0.5, "--a-kl", 0.5, "--temperature", 2, "--out", out)
+    assert [(warmup, total) for _, warmup, total in schedules] == [(1, 2), (1, 3)]  # stage 1: 1 epoch, 2: 1.5
+    assert schedules[0][0] != schedules[1][0]  # two optimisers
+    log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+    stage1 = [line for line in log if line.get("stage") == 1]
+    stage2 = [line for line in log if "stage" not in line and "ce" in line]
+    assert stage1 and stage2 and all("att" in line for line in stage1) and all("att" not in l for l in stage2)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert (metrics["stage1_steps"], metrics["steps"], metrics["best_step"]) == (2, 3, 3)
+    assert metrics["settings"]["objective"] == "attention-scores"  # the run's own settings, not stage 2's
+
+
+def test_stage_one_needs_a_matching_term():
+    with pytest.raises(ValueError, match="--objective kd-only has none"):
+        distill.run_names(args_for("--stage1-epochs", "1", "--objective", "kd-only"))
+
+
+# ------------------------------------------------------------------ CR-ILD: copy from the pre-trained model
+@pytest.fixture(scope="module")
+def pretrained_dir(tmp_path_factory):
+    """A tiny 'pre-trained' BERT (no classifier) saved with the packaged MiniLM tokenizer."""
+    directory = tmp_path_factory.mktemp("pretrained")
+    torch.manual_seed(5)
+    tf.BertForMaskedLM(tiny_bert(layers=4).config).save_pretrained(directory)
+    tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()).save_pretrained(directory)
+    return directory
+
+
+def test_copy_source_pretrained_copies_the_base_not_the_fine_tuned_teacher(pretrained_dir):
+    teacher = tiny_bert(layers=4)  # stands for the fine-tuned teacher: other weights than the base
+    base = tf.BertModel.from_pretrained(pretrained_dir)
+    task = {"kind": "classification", "num_labels": 2, "offline": False}
+    args = args_for("--student-layers", "2", "--copy-source", "pretrained", "--copy-from", "lower",
+                    "--teacher-base", str(pretrained_dir))
+    plan = distill.plan_run(teacher.config, args, "copy", "last", 0, distill.Path("x"))
+    student = distill.make_run(teacher, plan, args, distill.copy_source(teacher, task, args))["model"]
+    assert plan["copied"] == {"encoder": [1, 2]} and plan["pairs"] == {"encoder": [(2, 4)]}
+    for block in (0, 1):  # the bottom blocks of the pre-trained model, as CR-ILD's pkd_initialization
+        assert torch.equal(student.bert.encoder.layer[block].output.dense.weight,
+                           base.encoder.layer[block].output.dense.weight)
+        assert not torch.equal(student.bert.encoder.layer[block].output.dense.weight,
+                               teacher.bert.encoder.layer[block].output.dense.weight)
+    assert torch.equal(student.bert.embeddings.word_embeddings.weight, base.embeddings.word_embeddings.weight)
+    assert distill.copy_source(teacher, task, args_for("--copy-source", "teacher")) is teacher
+
+
+def test_crild_recipe_runs_end_to_end(tiny_teacher_dir, pretrained_dir, tmp_path):
+    """Ko et al. 2023: pre-trained bottom blocks, stage 1 = last-layer Q/K/V relations on mixed inputs,
+    stage 2 = soft cross-entropy on the teacher's logits at T = 2, no gold labels."""
+    out = tmp_path / "crild"
+    run_cli("--teacher", tiny_teacher_dir, "--teacher-base", pretrained_dir, "--n-train", 64, "--batch-size", 32,
+            "--student-layers", 2, "--max-length", 32, "--lr", "1e-3", "--max-steps", 2,
+            "--copy-source", "pretrained", "--copy-from", "lower", "--strategy", "last",
+            "--objective", "qkv-relations", "--supplementary", "mixup", "--stage1-epochs", 1,
+            "--a-ce", 0, "--a-kl", 1, "--temperature", 2, "--out", out)
+    log = [json.loads(line) for line in (out / "log.txt").read_text().splitlines()]
+    assert any(line.get("stage") == 1 and line["att"] > 0 for line in log)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["copied_blocks"] == {"encoder": [1, 2]} and metrics["pairs"] == {"encoder": [[2, 4]]}
+    assert metrics["settings"]["copy_source"] == "pretrained" and metrics["stage1_steps"] == 2
