@@ -95,7 +95,7 @@ log=$results/run_all.log
 # recipe"). Teachers live in runs/teachers/ and are shared by every offline profile.
 # STEPS, SEEDS and TEACHER_STEPS shrink a profile (the quick profile does).
 offline_settings() {
-    local steps=${STEPS:-300}
+    local steps=${STEPS:-200}
     teachers=runs/teachers
     [ "$profile" = quick ] && teachers=$runs/teachers
     student=(--student-layers 3 --max-length 64 --batch-order bucket --max-steps "$steps" --eval-every 50
