@@ -420,10 +420,14 @@ def with_lora(model, rank, settings):
     zero, so training starts from the model as it is. The authors' settings: students rank 128,
     teacher 32, alpha 32, dropout 0.1, every linear layer but the LM head (llm/distillation.py,
     llm/finetune.py). plain_model() merges the update back into W."""
+    import warnings
     import peft
     targets = settings.lora_targets if settings.lora_targets == "all-linear" else settings.lora_targets.split(",")
-    return peft.get_peft_model(model, peft.LoraConfig(r=rank, lora_alpha=settings.lora_alpha, task_type="CAUSAL_LM",
-                                                      lora_dropout=settings.lora_dropout, target_modules=targets))
+    config = peft.LoraConfig(r=rank, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                             target_modules=targets, task_type="CAUSAL_LM")
+    with warnings.catch_warnings():  # peft 0.21 asks a method that transformers 5 deprecates, once per model
+        warnings.simplefilter("ignore", FutureWarning)
+        return peft.get_peft_model(model, config)
 
 
 def plain_model(model):
@@ -779,12 +783,13 @@ def multiple_choice(model, rows, tokenizer, batch_size):
     acc = acc_norm = 0
     for row in rows:
         row_scores, scores = scores[:len(row["choices"])], scores[len(row["choices"]):]
-        acc += max(range(len(row_scores)), key=lambda i: row_scores[i]) == row["label"]
-        acc_norm += max(range(len(row_scores)), key=lambda i: row_scores[i] / row["lengths"][i]) == row["label"]
+        per_character = [score / length for score, length in zip(row_scores, row["lengths"])]
+        acc += row_scores.index(max(row_scores)) == row["label"]  # the first best, as numpy's argmax
+        acc_norm += per_character.index(max(per_character)) == row["label"]
     return {"acc": acc / len(rows), "acc_norm": acc_norm / len(rows)}
 
 
-MAX_ANSWER_TOKENS = 32  # CoQA answers are short (a few words); generation stops at a new line anyway
+MAX_ANSWER_TOKENS = 32  # CoQA answers are a few words; each is cut at its first line below
 
 
 def greedy_answers(model, rows, tokenizer, batch_size):
