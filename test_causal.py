@@ -125,6 +125,14 @@ def test_a_lora_student_trains_adapters_only_and_saves_as_a_plain_model(tmp_path
     assert torch.allclose(logits, expected, atol=1e-5)
 
 
+def test_task_kind_and_teacher_family_must_agree():
+    families.check_task_kind(tiny_model("gpt2").config, "language-modeling")
+    with pytest.raises(ValueError, match="'bert' teacher cannot serve a language-modeling task"):
+        families.check_task_kind(tiny_model("bert").config, "language-modeling")
+    with pytest.raises(ValueError, match="'llama' teacher cannot serve a classification task"):
+        families.check_task_kind(tiny_model("llama").config, "classification")
+
+
 def test_lora_is_refused_outside_language_modeling():
     args = distill.parse_args(["--lora", "8"])
     with pytest.raises(ValueError, match="decoder-only language models"):
