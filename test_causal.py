@@ -234,6 +234,26 @@ def test_hub_tasks_fail_at_the_hub_with_one_clear_line(task, tmp_path, monkeypat
     assert str(exit_info.value).startswith("error: could not load dataset") and "bible-lm" in str(exit_info.value)
 
 
+def test_hub_rows_become_prompts_completions_choices_and_answers(monkeypatch):
+    """The loaders on two hand-made rows in the hub datasets' schemas (Rowan/hellaswag, EleutherAI/coqa)."""
+    swag = {"activity_label": "Roof", "ctx_a": "A man climbs up.", "ctx_b": "he", "label": "1",
+            "endings": ["falls [header] off.", "fixes the roof.", "sings.", "leaves."]}
+    story = {"story": "Ann went home.", "questions": {"input_text": ["Who went?", "Where?"]},
+             "answers": {"input_text": ["Ann", "home"]}, "additional_answers": {"0": {"input_text": ["Ann", "Home"]}}}
+    fake = {"Rowan/hellaswag": {"train": [swag], "validation": [swag] * 10},
+            "EleutherAI/coqa": {"train": [story], "validation": [story] * 10}}
+    monkeypatch.setattr(data, "load_hub_dataset", lambda name: fake[name])
+    train, dev, test = data.load_hellaswag()
+    assert train == [{"prompt": "Roof: A man climbs up. He", "completion": " fixes the roof."}]
+    assert dev["dev"] == test["test"][:1] and len(test["test"]) == 10
+    assert dev["dev"][0] == {"prompt": "Roof: A man climbs up. He", "label": 1,
+                             "choices": ["falls off.", "fixes the roof.", "sings.", "leaves."]}
+    train, dev, test = data.load_coqa()
+    assert [row["completion"] for row in train] == [" Ann", " home"]
+    assert train[1]["prompt"] == "Ann went home.\n\nQ: Who went?\n\nA: Ann\n\nQ: Where?\n\nA:"
+    assert test["test"][0] == {"prompt": train[1]["prompt"], "answers": ["home"]}  # "Home" is the same answer
+
+
 def test_coqa_prompts_and_exact_match_follow_lm_eval_harness():
     assert data.coqa_prompt("Story.", ["Who?", "Where?"], ["Ann"]) == "Story.\n\nQ: Who?\n\nA: Ann\n\nQ: Where?\n\nA:"
     assert data.coqa_exact_match(["The park."], "park") == 1.0
