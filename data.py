@@ -562,7 +562,7 @@ def load_hellaswag():
     """HellaSwag (Zellers et al. 2019) as lm-eval-harness prepares it: the prompt is
     "activity_label: ctx_a Ctx_b", the choices the four endings (hellaswag_text on both).
     Train: prompt + " " + the right ending, the loss on the ending alone (the authors' SFT data,
-    llm/tasks/hellaswag.py). Dev, which picks the best checkpoint: the first 10% of validation,
+    llm/tasks/hellaswag.py, whose trainer joins the two without the space). Dev, which picks the best checkpoint: the first 10% of validation,
     as the authors' training loop; test, scored once: all of validation, what lm-eval reports
     (HellaSwag's test labels are hidden)."""
     raw = load_hub_dataset("Rowan/hellaswag")
@@ -745,7 +745,8 @@ def encode_language_modeling(examples, tokenizer, max_length):
     {"prompt", "choices"}      one such sequence per choice, " " + choice as its completion, and
                                each choice's length in characters (HellaSwag's acc_norm);
     {"prompt", "answers"}      the prompt alone, to answer from (CoQA).
-    Sequences longer than max_length lose their beginning: a question stays next to its answer.
+    Beyond max_length, plain text loses its end, a prompted sequence its beginning (a question
+    stays next to its answer).
     """
     if "text" in examples[0]:
         encoded = tokenizer([e["text"] for e in examples], truncation=True, max_length=max_length)

@@ -357,7 +357,8 @@ def describe_plans(plans, config):
             copied = plan["copied"][stack] if plan["copied"] else "none (random init)"
             rows.append(f"| {plan['name']} | {stack} | {mapping.format_pairs(pairs)} | {copied} |")
             matched = sorted(t for s, t in pairs if s > 0)
-            if plan["copied"] and plan["strategy"] in ("forward", "reverse", "random") and matched != sorted(copied):
+            matching_selection = plan["strategy"] in ("forward", "reverse", "random", "pairs")
+            if plan["copied"] and matching_selection and matched != sorted(copied):
                 notes.append(f"note: {plan['name']} ({stack}) copies teacher blocks {copied} but matches teacher "
                              f"layers {matched}")
     return "\n".join(rows + notes)

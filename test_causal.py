@@ -47,6 +47,9 @@ def test_language_models_match_blocks_only_normalised_and_copy_what_they_match()
     asked = distill.plan_run(teacher.config, lm_args("--copy-from", "lower"), "copy", "forward", 0, distill.Path("x"))
     assert "x (decoder) copies teacher blocks [1, 2] but matches teacher layers [2, 4]" in \
         distill.describe_plans([asked], teacher.config)
+    pairs = distill.plan_run(teacher.config, lm_args("--pairs", "1:3,2:4"), "copy", "forward", 0, distill.Path("p"))
+    assert "p (decoder) copies teacher blocks [2, 4] but matches teacher layers [3, 4]" in \
+        distill.describe_plans([pairs], teacher.config)
 
 
 @pytest.mark.parametrize("model_type", DECODERS)
