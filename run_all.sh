@@ -12,6 +12,7 @@
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
 #   ablations    student depth and width
 #   related      the two related studies' methods, 3 seeds
+#   lm           decoder-only students on bible-lm (a Llama teacher trained here from scratch)
 #   all          every profile above, in turn
 #   quick        every table, shrunk to a smoke test (CI; a few minutes)
 # Larger machines:
@@ -20,6 +21,7 @@
 #   paper        the authors' setup (bert-base-uncased on GLUE, bart-large on DART, t5-base
 #                on WMT16 En-Ro, the authors' scripts' settings; see paper_jobs): needs the
 #                Hugging Face hub and GPUs; independent jobs are spread over all visible GPUs.
+#   qwen3        the authors' decoder-only setup (Qwen3-8B, HellaSwag and CoQA; qwen3_jobs): hub and GPUs
 #
 # --plan prints every job's full distill.py command line, one per line, and exits: it
 # creates nothing (no .venv, runs/ or results/), so it is the way to check a profile's
@@ -32,13 +34,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profiles="offline pairs generation ablations related quick all mpnet paper"
+profiles="offline pairs generation ablations related lm quick all mpnet paper qwen3"
 usage="usage: bash run_all.sh [${profiles// /|}|test] [--plan]"
 profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
-        offline|pairs|generation|ablations|related|quick|all|mpnet|paper|test)
+        offline|pairs|generation|ablations|related|lm|quick|all|mpnet|paper|qwen3|test)
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
         -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
@@ -53,7 +55,7 @@ fi
 if [ "$profile" = all ]; then  # every offline profile in turn, each with its own runs/ and results/
     extra=()
     [ "$plan" = yes ] && extra=(--plan)
-    for name in offline pairs generation ablations related; do
+    for name in offline pairs generation ablations related lm; do
         bash "$0" "$name" "${extra[@]}" || exit
     done
     exit 0
@@ -320,6 +322,67 @@ paper_jobs() {
     done
 }
 
+# Decoder-only students (the paper's v2 LLM section, scaled down to 2 CPU cores): bible-lm, a
+# 6-block Llama teacher trained from scratch as the teacher step (families.SCRATCH_TEACHERS),
+# 3-block students (3, so that out-of-order matching differs from reverse), full fine-tuning,
+# the authors' LLM loss (no embedding pair, L2-normalised hidden states, weights 1/1/3, T = 1),
+# perplexity on the held-out books. Sized from costs measured on these 2 shared cores (batch
+# 16 x 64 tokens): the teacher about 0.4 s a step, a lockstep step of 10 students and one
+# teacher pass about 4.3 s, one student's dev evaluation about 4 s.
+lm_jobs() {
+    local steps=${LM_STEPS:-180} seeds=${SEEDS:-"0 1 2"} teacher_steps=${LM_TEACHER_STEPS:-1200}
+    local teacher="--teacher-base scratch-llama --teacher-dir $runs/teachers/bible-lm --teacher-lr 1e-3
+                   --teacher-warmup-steps 100 --teacher-max-steps $teacher_steps --teacher-eval-every-epochs 0.5"
+    local student="--student-layers 3 --lr 1e-3 --max-length 64 --batch-size 16 --max-steps $steps
+                   --eval-every $((steps / 2))"
+    local grid="--init copy,random --strategy none,forward,reverse,all-to-one,random"
+    local first=$((teacher_steps * 2 / 5 + 20))  # the first job trains the teacher as well
+    for seed in $seeds; do
+        job "language-modeling/bible-lm" $((first + steps * 43 / 10 + 100)) --task bible-lm $grid --seed "$seed" \
+            $student $teacher
+        first=0
+    done
+}
+
+# The authors' decoder-only setup (llm/scripts/{hellaswag,coqa}/*.sh, llm/finetune.py,
+# llm/distillation.py; PAPER.md section 1): Qwen3-8B LoRA-fine-tuned and merged as teacher;
+# 9-block students copied from it (their weight_copy: copy init only) and trained through
+# LoRA, rank 128, alpha 32, dropout 0.1 (teacher: rank 32, the same alpha and dropout);
+# weights 1/1/3, T = 1, bf16. They train on 4 GPUs with gradient accumulation, which distill.py
+# does not have: each batch size below is their per-GPU batch x accumulation x 4 GPUs, taken
+# as one batch on one GPU (the same expected gradient and number of optimiser steps; more
+# activation memory). Their HellaSwag students ask for 160 epochs (their jobs stop at a 2-day
+# limit); lengths: TRL's default 1024 tokens (TRL cuts the end of a long CoQA prompt, ours its
+# beginning). Their training-time evaluation is teacher-forced token accuracy; ours is the
+# task's metric on the first 10% of validation (acc, or exact match of greedy answers). One job
+# per strategy: the 8B teacher and one 9-block student per GPU.
+qwen3_jobs() {
+    local student=(--init copy --seed 0 --student-layers 9 --lora 128 --lora-alpha 32 --lora-dropout 0.1
+                   --optimizer adamw --warmup-steps 1000 --a-ce 1 --a-kl 1 --a-hid 3 --temperature 1
+                   --max-length 1024 --bf16 yes)
+    local teacher=(--teacher-base Qwen/Qwen3-8B --teacher-lora 32 --teacher-optimizer adamw
+                   --teacher-warmup-steps 500)
+    # HellaSwag: finetune-teacher-hellaswag.sh (lr 2e-5, 10 epochs, batch 6 x 4 GPUs, evaluated every
+    # 500 of its 1663 steps an epoch: 0.3 epochs; 500 warm-up steps: finetune.py's default);
+    # distill-*-hellaswag.sh (lr 3e-4, batch 3 x 2 x 4, evaluated every 1000 steps)
+    local hellaswag=(--task hellaswag "${student[@]}" --lr 3e-4 --batch-size 24 --epochs 160 --eval-every 1000
+                     "${teacher[@]}" --teacher-lr 2e-5 --teacher-epochs 10 --teacher-batch-size 24
+                     --teacher-eval-every-epochs 0.3 --teacher-dir "$runs/teachers/hellaswag")
+    # CoQA: finetune-teacher-coqa.sh (lr 1e-5, 2 epochs, batch 2 x 2 x 4, evaluated every 100 of its
+    # about 6800 steps an epoch: 0.015 epochs); distill-*-coqa.sh (lr 1e-4, batch 1 x 2 x 4, 15
+    # epochs, evaluated every 500 steps)
+    local coqa=(--task coqa "${student[@]}" --lr 1e-4 --batch-size 8 --epochs 15 --eval-every 500
+                "${teacher[@]}" --teacher-lr 1e-5 --teacher-epochs 2 --teacher-batch-size 16
+                --teacher-eval-every-epochs 0.015 --teacher-dir "$runs/teachers/coqa")
+    local strategy
+    for strategy in none forward reverse all-to-one random; do
+        job "language-modeling/hellaswag/$strategy" 172800 "${hellaswag[@]}" --strategy "$strategy"
+    done
+    for strategy in none forward reverse all-to-one random; do
+        job "language-modeling/coqa/$strategy" 86400 "${coqa[@]}" --strategy "$strategy"
+    done
+}
+
 # ---------------------------------------------------------------- plan, then run
 # job() runs in three modes: print (--plan: the command lines, nothing else), count (the
 # number of jobs and the time estimate printed before running) and run.
@@ -387,14 +450,14 @@ fi
 mkdir -p "$runs" "$results"
 
 gpus=()
-if [ "$profile" = paper ] && command -v nvidia-smi >/dev/null; then
+if { [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && command -v nvidia-smi >/dev/null; then
     mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader)
 fi
 
 mode=count n_jobs=0 estimate=0 index=0
 "${profile}_jobs"
 where="on 2 CPU cores"
-[ "$profile" = paper ] && where="of GPU time"
+{ [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && where="of GPU time"
 echo "== $profile profile: $n_jobs jobs, estimated $((estimate / 60)) minutes $where (finished runs are skipped)"
 mode=run
 "${profile}_jobs"

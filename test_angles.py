@@ -166,6 +166,19 @@ def test_encoder_decoder_models_give_both_stacks():
     assert results["n_angles"] == (16 + 10) * 2 * 6
 
 
+def test_decoder_only_models_give_one_decoder_stack():
+    from test_families import tiny_model
+    teacher = tiny_model("qwen3", layers=4)
+    student, _ = distill.build_student(teacher, "copy", {"decoder": 2})
+    input_ids = torch.randint(5, 60, (3, 6), generator=torch.Generator().manual_seed(0))
+    batch = {"input_ids": input_ids, "attention_mask": torch.ones(3, 6).long(), "labels": input_ids.clone()}
+    batch["attention_mask"][0, 4:] = 0
+    plan, notes = angles.make_plan(teacher, student, {}, None, with_embeddings=False)
+    results = angles.summarise(angles.measure(teacher, student, [batch], plan, {}), plan)
+    assert set(results["stacks"]) == {"decoder"} and not notes
+    assert results["stacks"]["decoder"]["tokens"] == 16 and results["n_angles"] == 16 * 2 * 6
+
+
 @pytest.mark.parametrize("make_argv, message", [
     (lambda d, o: ["--teacher", d / "nowhere", "--student", d / "student", "--out", o], "no config.json"),
     (lambda d, o: ["--teacher", d / "teacher", "--student", d / "other", "--out", o], "not a student of this teacher"),

@@ -212,7 +212,7 @@ def test_encoder_decoder_students_match_both_stacks(kind):
     assert run["pairs"] == {"encoder": [(0, 0), (1, 4), (2, 2)], "decoder": [(0, 0), (1, 4), (2, 2)]}
     batch = random_batch(seq2seq=True)
     teacher_outputs = teacher_pass(teacher, batch, [run], args)
-    assert set(distill.hidden_states(teacher_outputs["outputs"])) == {"encoder", "decoder"}
+    assert set(distill.hidden_states(teacher_outputs["outputs"], teacher.config)) == {"encoder", "decoder"}
     seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 6)
     assert parts["hid"].item() > 0 and seen[-1] < seen[0]
 

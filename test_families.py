@@ -31,6 +31,16 @@ def tiny_model(model_type, layers=4):
             tf.BertConfig(**bert), tf.BertConfig(**bert, is_decoder=True, add_cross_attention=True))
         config.decoder_start_token_id, config.pad_token_id = 1, 0
         return tf.EncoderDecoderModel(config=config)
+    decoder = dict(vocab_size=64, hidden_size=WIDTH, intermediate_size=64, num_hidden_layers=layers,
+                   num_attention_heads=HEADS, num_key_value_heads=2, max_position_embeddings=64, pad_token_id=0)
+    if model_type in ("llama", "qwen2", "mistral"):
+        config_class = {"llama": tf.LlamaConfig, "qwen2": tf.Qwen2Config, "mistral": tf.MistralConfig}[model_type]
+        return tf.AutoModelForCausalLM.from_config(config_class(**decoder))
+    if model_type == "qwen3":
+        return tf.Qwen3ForCausalLM(tf.Qwen3Config(**decoder, head_dim=WIDTH // HEADS))
+    if model_type == "gpt2":
+        return tf.GPT2LMHeadModel(tf.GPT2Config(vocab_size=64, n_embd=WIDTH, n_layer=layers, n_head=HEADS,
+                                                n_positions=64, bos_token_id=1, eos_token_id=2, pad_token_id=0))
     raise AssertionError(f"test_families.tiny_model has no tiny config for {model_type!r}: add one")
 
 
@@ -77,7 +87,8 @@ def test_copy_init_copies_exactly_the_planned_blocks(model_type, tmp_path):
         teacher_module = families.frozen_embeddings(teacher)[families.frozen_embeddings(student).index(module)]
         assert torch.equal(module.weight, teacher_module.weight)
     student.save_pretrained(tmp_path)  # and the student loads back as a plain model of its family
-    kind = "classification" if "ForSequenceClassification" in type(teacher).__name__ else "generation"
+    kind = ("classification" if "ForSequenceClassification" in type(teacher).__name__
+            else "language-modeling" if families.predicts_next_token(teacher.config) else "generation")
     loaded = families.load_model(tmp_path, kind)
     assert type(loaded) is type(student) and families.stack_depths(loaded.config) == depths
 

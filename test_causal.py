@@ -1,0 +1,287 @@
+"""Decoder-only language models (tiny random Llama, Qwen3 and GPT-2): plan, copy init, masked
+losses, training, LoRA students, and the language-modeling metrics on hand-checked cases."""
+import math
+from types import SimpleNamespace
+
+import pytest
+import torch
+import transformers as tf
+
+import data
+import distill
+import families
+from test_distill import make_run, teacher_pass, train_a_few_steps
+from test_families import tiny_model
+
+DECODERS = ("llama", "qwen3", "gpt2")
+
+
+def lm_args(*extra):
+    """distill.py's settings for a language-modeling task, resolved as distill.distill resolves them."""
+    args = distill.parse_args(["--lr", "1e-3", "--student-layers", "2", *extra])
+    return distill.resolve_settings(args, {"kind": "language-modeling", "name": "tiny", "offline": True})
+
+
+def lm_batch():
+    """Two rows of a causal-LM batch: the second is padded (pad id 0, labels -100 there)."""
+    input_ids = torch.tensor([[5, 9, 12, 7, 30, 22], [8, 14, 3, 0, 0, 0]])
+    attention_mask = (input_ids != 0).long()
+    return {"input_ids": input_ids, "attention_mask": attention_mask,
+            "labels": input_ids.masked_fill(attention_mask == 0, -100)}
+
+
+# ------------------------------------------------------------------ plan and copy init
+def test_language_models_match_blocks_only_normalised_and_copy_what_they_match():
+    args = lm_args()
+    assert (args.hid_norm, args.hid_reduction, args.match_embeddings) == ("l2", "token", False)
+    teacher = tiny_model("qwen3", layers=4)
+    plans = [distill.plan_run(teacher.config, args, "copy", strategy, 0, distill.Path(strategy))
+             for strategy in ("forward", "reverse", "all-to-one")]
+    assert [p["pairs"] for p in plans] == [{"decoder": [(1, 2), (2, 4)]}, {"decoder": [(1, 4), (2, 2)]},
+                                           {"decoder": [(1, 2), (2, 2)]}]
+    assert all(p["copied"] == {"decoder": [2, 4]} for p in plans)  # copy list = forward selection
+    assert "note" not in distill.describe_plans(plans, teacher.config)
+    with_embeddings = distill.plan_run(teacher.config, lm_args("--match-embeddings", "yes"), "copy", "forward", 0,
+                                       distill.Path("x"))
+    assert with_embeddings["pairs"] == {"decoder": [(0, 0), (1, 2), (2, 4)]}
+    asked = distill.plan_run(teacher.config, lm_args("--copy-from", "lower"), "copy", "forward", 0, distill.Path("x"))
+    assert "x (decoder) copies teacher blocks [1, 2] but matches teacher layers [2, 4]" in \
+        distill.describe_plans([asked], teacher.config)
+    pairs = distill.plan_run(teacher.config, lm_args("--pairs", "1:3,2:4"), "copy", "forward", 0, distill.Path("p"))
+    assert "p (decoder) copies teacher blocks [2, 4] but matches teacher layers [3, 4]" in \
+        distill.describe_plans([pairs], teacher.config)
+
+
+@pytest.mark.parametrize("model_type", DECODERS)
+def test_copy_init_copies_the_planned_blocks_embeddings_norm_and_head(model_type):
+    teacher = tiny_model(model_type, layers=4)
+    student, copied = distill.build_student(teacher, "copy", {"decoder": 2})
+    assert copied == {"decoder": [2, 4]}
+    prefix = families.block_prefixes(teacher)["decoder"]
+    teacher_state = teacher.state_dict()
+    for key, value in student.state_dict().items():
+        source = families.teacher_key(key, copied, {"decoder": prefix})
+        assert torch.equal(value, teacher_state[source]), key  # every tensor: blocks, embeddings, norm, head
+    assert {key.split(".")[2] for key in student.state_dict() if key.startswith(prefix + ".")} == {"0", "1"}
+
+
+# ------------------------------------------------------------------ the loss
+@pytest.mark.parametrize("model_type", DECODERS)
+def test_the_loss_masks_padding(model_type):
+    teacher = tiny_model(model_type, layers=4).eval()
+    args = lm_args()
+    run = make_run(teacher, args, "random", "reverse")
+    run["model"].eval()  # no dropout: the two passes must agree
+    batch = lm_batch()
+    loss, parts = distill.student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args)
+    assert set(parts) == {"ce", "kl", "hid"} and all(value > 0 for value in parts.values())
+    changed = {**batch, "input_ids": batch["input_ids"].clone()}
+    changed["input_ids"][1, 3:] = torch.tensor([40, 41, 42])  # new ids where the row is padded
+    again, _ = distill.student_loss(run, changed, teacher_pass(teacher, changed, [run], args), args)
+    assert torch.allclose(loss, again, atol=1e-6)
+    changed["input_ids"][1, 1] = 40  # a real token does count
+    assert not torch.allclose(loss, distill.student_loss(run, changed, teacher_pass(teacher, changed, [run], args),
+                                                         args)[0])
+
+
+def test_kl_is_per_next_token_and_masked_like_ce():
+    config = tiny_model("llama").config
+    batch = lm_batch()
+    batch["labels"][0, :3] = -100  # a prompt: CE (and KL) score only the completion
+    logits = torch.randn(2, 6, 64)
+    scored, mask = distill.scored_logits(logits, batch, config)
+    assert scored.shape == (2, 5, 64) and torch.equal(scored, logits[:, :-1])
+    assert mask.tolist() == [[0, 0, 1, 1, 1], [1, 1, 0, 0, 0]]  # position i predicts token i + 1
+
+
+@pytest.mark.parametrize("model_type", DECODERS)
+@pytest.mark.parametrize("strategy", ["forward", "reverse", "random", "all-to-one", "none"])
+def test_every_strategy_trains_and_the_loss_goes_down(model_type, strategy):
+    teacher = tiny_model(model_type, layers=4)
+    args = lm_args()
+    run = make_run(teacher, args, "copy", strategy)
+    batch = lm_batch()
+    teacher_outputs = teacher_pass(teacher, batch, [run], args)
+    seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 6)
+    assert ("hid" in parts) == (strategy != "none")
+    assert seen[-1] < seen[0]
+
+
+# ------------------------------------------------------------------ LoRA students
+def test_a_lora_student_trains_adapters_only_and_saves_as_a_plain_model(tmp_path):
+    teacher = tiny_model("llama", layers=4)
+    args = lm_args("--lora", "4", "--lora-alpha", "8")
+    run = make_run(teacher, args, "copy", "forward")
+    trainable = [name for name, p in run["model"].named_parameters() if p.requires_grad]
+    assert trainable and all("lora_" in name for name in trainable)
+    batch = lm_batch()
+    train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args), 3)
+    run["model"].eval()
+    with torch.no_grad():
+        expected = run["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    distill.save_model(run["model"], tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()), tmp_path)
+    assert not list(tmp_path.glob("adapter_*"))
+    loaded = tf.AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert type(loaded) is tf.LlamaForCausalLM and loaded.config.num_hidden_layers == 2
+    with torch.no_grad():
+        logits = loaded(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    assert torch.allclose(logits, expected, atol=1e-5)
+
+
+def test_task_kind_and_teacher_family_must_agree():
+    families.check_task_kind(tiny_model("gpt2").config, "language-modeling")
+    with pytest.raises(ValueError, match="'bert' teacher cannot serve a language-modeling task"):
+        families.check_task_kind(tiny_model("bert").config, "language-modeling")
+    with pytest.raises(ValueError, match="'llama' teacher cannot serve a classification task"):
+        families.check_task_kind(tiny_model("llama").config, "classification")
+
+
+def test_lora_is_refused_outside_language_modeling():
+    args = distill.parse_args(["--lora", "8"])
+    with pytest.raises(ValueError, match="decoder-only language models"):
+        distill.resolve_settings(args, {"kind": "classification", "name": "tiny", "offline": True})
+
+
+# ------------------------------------------------------------------ metrics, hand-checked
+class BigramModel(torch.nn.Module):
+    """A language model whose next-token probabilities depend on the current token only."""
+
+    def __init__(self, probabilities):
+        super().__init__()
+        self.log_probs = torch.log(torch.tensor(probabilities))
+
+    @property
+    def device(self):
+        return torch.device("cpu")
+
+    def forward(self, input_ids, attention_mask=None):
+        return SimpleNamespace(logits=self.log_probs[input_ids])
+
+
+# token 0 is padding; P[a][b] = p(next b | current a)
+BIGRAM = BigramModel([[.25, .25, .25, .25], [.1, .2, .5, .2], [.25, .25, .25, .25], [.125, .125, .5, .25]])
+PAD = SimpleNamespace(pad_token_id=0)
+
+
+def test_perplexity_is_exp_of_the_mean_nll_over_real_next_tokens():
+    rows = [{"input_ids": [1, 2, 2], "labels": [1, 2, 2]}, {"input_ids": [3, 1], "labels": [3, 1]}]
+    # NLL: -ln P[1][2] - ln P[2][2] - ln P[3][1] = ln 2 + ln 4 + ln 8 = 6 ln 2 over 3 tokens
+    metrics = distill.perplexity(BIGRAM, rows, PAD, batch_size=2)
+    assert metrics["perplexity"] == pytest.approx(4.0) and metrics["nll"] == pytest.approx(2 * math.log(2))
+
+
+def test_multiple_choice_scores_as_lm_eval_harness():
+    # prompt [1]; choice A: [2, 2] ("a long ending", 13 characters), choice B: [3] ("b", 1)
+    long_ending = {"input_ids": [1, 2, 2], "labels": [-100, 2, 2]}  # ln .5 + ln .25 = ln .125
+    short_ending = {"input_ids": [1, 3], "labels": [-100, 3]}  # ln .2: more likely, but per character less
+    rows = [{"choices": [long_ending, short_ending], "lengths": [13, 1], "label": 0}]
+    assert distill.multiple_choice(BIGRAM, rows, PAD, batch_size=4) == {"acc": 0.0, "acc_norm": 1.0}
+
+
+def test_scored_completion_scores_the_completion_only():
+    tokenizer = tf.AutoTokenizer.from_pretrained(data.offline_teacher_path())
+    task = {"kind": "language-modeling"}
+    (row,) = data.encode(task, [{"prompt": "the man went", "completion": " to the river"}], tokenizer, 64)
+    scored = [tokenizer.convert_ids_to_tokens(t) for t in row["labels"] if t != -100]
+    assert scored == ["to", "the", "river"]  # [CLS], the prompt and [SEP] are never scored
+    (cut,) = data.encode(task, [{"prompt": "the man went", "completion": " to the river"}], tokenizer, 4)
+    assert cut["labels"][-1] == -100 and len(cut["input_ids"]) == 4  # cut from the left: the end stays
+
+
+class FixedAnswers(torch.nn.Module):
+    """generate() appends fixed token ids to every prompt (greedy decoding, as far as the caller can tell)."""
+
+    def __init__(self, answer_ids):
+        super().__init__()
+        self.answer_ids = torch.tensor(answer_ids)
+
+    @property
+    def device(self):
+        return torch.device("cpu")
+
+    def generate(self, input_ids, attention_mask, **kwargs):
+        assert attention_mask[:, -1].all()  # padded on the left: every prompt ends at the last column
+        return torch.cat([input_ids, self.answer_ids.expand(len(input_ids), -1)], dim=1)
+
+
+class Characters:
+    """A tokenizer with one id per character (its code point; 0 pads)."""
+    pad_token_id = 0
+
+    @staticmethod
+    def ids(text):
+        return [ord(c) for c in text]
+
+    @staticmethod
+    def batch_decode(rows, skip_special_tokens=True):
+        return ["".join(chr(i) for i in row.tolist() if i) for row in rows]
+
+
+def test_greedy_answers_are_cut_at_the_first_line_and_scored_by_exact_match():
+    model = FixedAnswers(Characters.ids(" The Blue house\nQ: and then?"))
+    rows = [{"input_ids": Characters.ids("Q: Where?\n\nA:"), "answers": ["blue house!"]},
+            {"input_ids": Characters.ids("A:"), "answers": ["a red car", "blue house"]}]
+    # row 2 has two gold answers: lm-eval's leave-one-out mean, (0 + 1) / 2
+    assert distill.greedy_answers(model, rows, Characters, 2) == {"exact_match": pytest.approx(0.75)}
+
+
+@pytest.mark.parametrize("task", ["hellaswag", "coqa"])
+def test_hub_tasks_fail_at_the_hub_with_one_clear_line(task, tmp_path, monkeypatch):
+    import datasets
+    import huggingface_hub
+    # both hub clients read HF_HUB_OFFLINE once, at import: patch their constants to fail at once
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(datasets.config, "HF_HUB_OFFLINE", True)
+    with pytest.raises(SystemExit) as exit_info:
+        distill.main(["--task", task, "--teacher-base", "Qwen/Qwen3-0.6B", "--out", str(tmp_path)])
+    assert str(exit_info.value).startswith("error: could not load dataset") and "bible-lm" in str(exit_info.value)
+
+
+def test_hub_rows_become_prompts_completions_choices_and_answers(monkeypatch):
+    """The loaders on two hand-made rows in the hub datasets' schemas (Rowan/hellaswag, EleutherAI/coqa)."""
+    swag = {"activity_label": "Roof", "ctx_a": "A man climbs up.", "ctx_b": "he", "label": "1",
+            "endings": ["falls [header] off.", "fixes the roof.", "sings.", "leaves."]}
+    story = {"story": "Ann went home.", "questions": {"input_text": ["Who went?", "Where?"]},
+             "answers": {"input_text": ["Ann", "home"]}, "additional_answers": {"0": {"input_text": ["Ann", "Home"]}}}
+    fake = {"Rowan/hellaswag": {"train": [swag], "validation": [swag] * 10},
+            "EleutherAI/coqa": {"train": [story], "validation": [story] * 10}}
+    monkeypatch.setattr(data, "load_hub_dataset", lambda name: fake[name])
+    train, dev, test = data.load_hellaswag()
+    assert train == [{"prompt": "Roof: A man climbs up. He", "completion": " fixes the roof."}]
+    assert dev["dev"] == test["test"][:1] and len(test["test"]) == 10
+    assert dev["dev"][0] == {"prompt": "Roof: A man climbs up. He", "label": 1,
+                             "choices": ["falls off.", "fixes the roof.", "sings.", "leaves."]}
+    train, dev, test = data.load_coqa()
+    assert [row["completion"] for row in train] == [" Ann", " home"]
+    assert train[1]["prompt"] == "Ann went home.\n\nQ: Who went?\n\nA: Ann\n\nQ: Where?\n\nA:"
+    assert test["test"][0] == {"prompt": train[1]["prompt"], "answers": ["home"]}  # "Home" is the same answer
+
+
+def test_coqa_prompts_and_exact_match_follow_lm_eval_harness():
+    assert data.coqa_prompt("Story.", ["Who?", "Where?"], ["Ann"]) == "Story.\n\nQ: Who?\n\nA: Ann\n\nQ: Where?\n\nA:"
+    assert data.coqa_exact_match(["The park."], "park") == 1.0
+    assert data.hellaswag_text("Roof: [header] How to fix [title] a roof") == "Roof: How to fix. a roof"
+
+
+# ------------------------------------------------------------------ run_all.sh profiles
+def test_lm_profile_is_the_decoder_only_grid_on_bible_lm(tmp_path):
+    from test_run_all import plan
+    jobs = plan(tmp_path, "lm")
+    assert [job["seed"] for job in jobs] == ["0", "1", "2"]
+    for job in jobs:
+        assert job["task"] == "bible-lm" and job["teacher-base"] == "scratch-llama"
+        assert job["init"] == "copy,random" and job["strategy"] == "none,forward,reverse,all-to-one,random"
+        assert job["teacher-dir"] == "runs/lm/teachers/bible-lm" and job["student-layers"] == "3"
+
+
+def test_qwen3_profile_follows_the_authors_llm_scripts(tmp_path):
+    from test_run_all import plan
+    jobs = plan(tmp_path, "qwen3")
+    assert sorted((job["task"], job["strategy"]) for job in jobs) == sorted(
+        (task, strategy) for task in ("hellaswag", "coqa")
+        for strategy in ("none", "forward", "reverse", "all-to-one", "random"))
+    for job in jobs:
+        assert (job["init"], job["student-layers"], job["lora"], job["lora-alpha"]) == ("copy", "9", "128", "32")
+        assert (job["teacher-base"], job["teacher-lora"], job["bf16"]) == ("Qwen/Qwen3-8B", "32", "yes")
+        assert (job["a-ce"], job["a-kl"], job["a-hid"], job["temperature"]) == ("1", "1", "3", "1")
+        assert (job["lr"], job["batch-size"]) == {"hellaswag": ("3e-4", "24"), "coqa": ("1e-4", "8")}[job["task"]]
