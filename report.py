@@ -42,7 +42,7 @@ PAPER_RESULTS = {
     ("copy", "all-to-one"):   (79.4, 78.7,   87.6,   68.6,  82.8, 91.4,  47.10, 21.89),
 }
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "bleu": "BLEU"}
-METRIC_SCALE = {"accuracy": 100, "f1": 100, "bleu": 1}  # metrics.json holds fractions, BLEU in points
+METRIC_SCALE = {"accuracy": 100, "f1": 100, "bleu": 1, "perplexity": 1}  # metrics.json holds fractions, BLEU in points
 
 
 def load_runs(profile):
@@ -58,7 +58,7 @@ def load_runs(profile):
 
 
 def metric_name(run):
-    return "BLEU" if run["kind"] == "generation" else "accuracy"
+    return {"generation": "BLEU", "language-modeling": "perplexity (lower is better)"}.get(run["kind"], "accuracy")
 
 
 def mean_std(values):
@@ -219,7 +219,7 @@ def paper_table(runs, task, name):
                       paper_number(task, p, m, "teacher", "-") if p else None, m, p is not None)
              for s, m, p in columns]
     lines.append("| teacher | - | " + " | ".join(cells) + " | - |")
-    scale = 1 if runs[0]["kind"] == "generation" else 100
+    scale = 100 if runs[0]["kind"] == "classification" else 1
     verdicts = []
     for init in ("random", "copy"):
         for strategy in STRATEGIES:
@@ -252,7 +252,7 @@ def section_grid(runs, table, title):
             lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
             out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]
             continue
-        scale = 1 if chosen[0]["kind"] == "generation" else 100
+        scale = 100 if chosen[0]["kind"] == "classification" else 1  # accuracy in points; BLEU, perplexity as they are
         lines, verdicts, seeds = grid_table(chosen, teacher_score(chosen[0]), scale, metric_name(chosen[0]))
         out += [heading, "", *lines, "", *[f"- {v}" for v in verdicts], ""]
     return out
@@ -405,6 +405,7 @@ def main():
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
     lines += section_grid(runs, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
+    lines += section_grid(runs, "language-modeling", "Decoder-only students")
     lines += section_ablation(runs, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})

@@ -186,3 +186,16 @@ def test_paper_angles_table_names_its_task(project):
     tables = (project / "results" / "paper" / "tables.md").read_text()
     assert "### Angles: cos(t_i - s, t_k - s) over dev tokens (mnli)" in tables
     assert "| copy-forward | 80.0% | 0.250 | encoder 90.0% |" in tables
+
+
+def test_language_modeling_table_is_perplexity_as_it_is(project):
+    for strategy, (first, second) in {"none": (140.0, 150.0), "forward": (120.0, 126.0)}.items():
+        for seed, score in enumerate((first, second)):
+            write_run(project, "language-modeling", f"bible-lm/random-{strategy}-seed{seed}", "random", strategy,
+                      seed, score, kind="language-modeling")
+    run_report("--no-readme")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "### Decoder-only students: synth-sentiment" in tables
+    assert "dev perplexity (lower is better) (best)" in tables
+    assert "| random | forward | 123.0 ± 4.2 | 120.0 / 126.0 | - |" in tables  # not scaled by 100
+    assert "| random | none | 145.0 ± 7.1 | 140.0 / 150.0 | 22.0 ± 2.8 |" in tables
