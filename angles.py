@@ -211,7 +211,7 @@ def measure(teacher, student, batches, plan, projections):
     student.eval()
     totals = {}
     for batch in batches:
-        inputs = distill.model_inputs(batch)
+        inputs = data.model_inputs(batch)
         teacher_states = distill.hidden_states(teacher(**inputs, output_hidden_states=True), teacher.config)
         student_states = distill.hidden_states(student(**inputs, output_hidden_states=True), student.config)
         for stack, mask in distill.token_masks(batch, teacher.config).items():

@@ -41,6 +41,7 @@ from pathlib import Path
 import torch
 import transformers as tf
 
+import cli
 import data
 import distill
 import losses
@@ -96,7 +97,7 @@ def setup(args):
     config = tf.BertConfig(vocab_size=tokenizer.vocab_size, num_labels=task["num_labels"], **TEACHERS[args.teacher])
     torch.manual_seed(0)
     teacher = tf.BertForSequenceClassification(config).to(args.device).eval()
-    settings = distill.resolve_settings(distill.parse_args([
+    settings = cli.resolve_settings(cli.parse_args([
         "--batch-size", str(args.batch_size), "--student-layers", str(args.student_layers), "--device", args.device,
         "--lr", "1e-5"]), task)
     return dict(tokenizer=tokenizer, task=task, rows=rows, teacher=teacher, settings=settings,
@@ -125,9 +126,9 @@ def first_epoch(rows):
 def teacher_forwards(s, steps):
     batches = data.batches(s["rows"], s["settings"].batch_size, s["tokenizer"].pad_token_id, order="shuffle", seed=0)
     for step in range(steps):
-        batch = distill.to_device(batches[step % len(batches)], s["device"])
+        batch = data.to_device(batches[step % len(batches)], s["device"])
         with torch.no_grad(), distill.autocast(s["device"], s["settings"].bf16):
-            s["teacher"](**distill.model_inputs(batch))
+            s["teacher"](**data.model_inputs(batch))
 
 
 def ce_steps(s, steps):

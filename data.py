@@ -886,3 +886,12 @@ def batches(rows, batch_size, pad_id, order="given", seed=0):
             groups += [ordered[i:i + batch_size] for i in range(0, len(ordered), batch_size)]
         rng.shuffle(groups)
     return [collate([rows[i] for i in group], pad_id) for group in groups]
+
+
+def model_inputs(batch):
+    return {key: value for key, value in batch.items()
+            if key in ("input_ids", "attention_mask", "token_type_ids", "labels")}
+
+
+def to_device(batch, device):
+    return {key: value.to(device) for key, value in batch.items()}

@@ -26,10 +26,8 @@ the paper's v2 LLM section): one 'decoder' stack, no embedding pair, hidden stat
 L2-normalised per token, KL per next token, perplexity or the task's metric on dev, and
 optionally LoRA students (--lora). Where each model family keeps its parts is in families.py.
 """
-import argparse
 import contextlib
 import functools
-import itertools
 import json
 import math
 import os
@@ -41,14 +39,15 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+import cli
 import data
 import families
 import losses
 import mapping
 import processes
 import related
+import scoring
 
-OPTIMIZERS = ("adamw", "adafactor")
 def scale_note(task, teacher_base):
     """What kind of experiment a run is, written into every metrics.json and table."""
     if task["name"] == "local":
@@ -58,212 +57,6 @@ def scale_note(task, teacher_base):
     teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
     return (f"OFFLINE profile: {teacher}, task {task['name']} ({data.TASKS[task['name']]['about']}), short CPU "
             f"training. A smaller real experiment, not the paper's setup.")
-
-
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    a = p.add_argument
-    a("--task", default="synth-sentiment", help="task name (see --list-tasks); synth-* run offline")
-    a("--list-tasks", action="store_true", help="print name<TAB>kind<TAB>offline|hub per task and exit")
-    a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
-    a("--dev-file", help="local dev file, same columns")
-    a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
-    a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all)")
-    a("--max-length", "--max-source-length", type=int, default=128,
-      help="tokens per input (authors: 128); generation: per source (hence its second name)")
-    a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
-      "(default: --max-length)")
-    a("--source-prefix", default="", help="generation: text put before every source, e.g. T5's "
-      "'translate English to Romanian: ' (the authors' WMT16 runs)")
-    # teacher
-    a("--teacher", help="an already fine-tuned teacher directory; skips fine-tuning")
-    a("--teacher-base", help="pretrained model to fine-tune as teacher "
-      "(default: bert-base-uncased for GLUE, facebook/bart-large for dart, t5-base for wmt16-en-ro, "
-      "Qwen/Qwen3-8B for hellaswag and coqa, the packaged MiniLM ('minilm') for the other offline tasks, "
-      "and for bible-lm 'scratch-llama': a small Llama trained from scratch as the teacher step, see "
-      "families.SCRATCH_TEACHERS)")
-    a("--teacher-dir", help="where the fine-tuned teacher is saved and looked up "
-      "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
-    a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
-    a("--task-vocab", default="auto", choices=("auto", "no"),
-      help="auto: for synth-* tasks on the packaged MiniLM, keep only the task's word pieces "
-      "(same tokenisation, much faster steps; see data.task_vocabulary)")
-    a("--teacher-epochs", type=float, default=3.0, help="teacher fine-tuning epochs (authors: 3)")
-    a("--teacher-lr", type=float, help="teacher learning rate (default 2e-5, the authors' 2e-5 or 5e-5; "
-      "1e-3 for a scratch-* teacher, trained from scratch)")
-    a("--teacher-max-steps", type=int, help="cap on teacher fine-tuning steps")
-    a("--teacher-batch-size", type=int, help="teacher fine-tuning batch size (default: --batch-size)")
-    a("--teacher-optimizer", default="adamw", choices=OPTIMIZERS, help="teacher optimiser (see --optimizer)")
-    a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
-    a("--teacher-eval-every-epochs", type=float, help="evaluate the teacher every F epochs and keep its best "
-      "checkpoint (default: once, at the end)")
-    a("--teacher-lora", type=int, default=0, help="fine-tune the teacher through LoRA adapters of this rank, "
-      "merged into it before it is saved (authors' Qwen3-8B teacher: 32; 0: every weight trains)")
-    # student
-    a("--student-layers", type=int, default=3, help="student depth (encoder depth for seq2seq)")
-    a("--student-decoder-layers", type=int, help="seq2seq student decoder depth (default: --student-layers)")
-    a("--student-width", type=int, help="student hidden size, smaller than the teacher's; adds one learned "
-      "bias-free projection per matched student hidden state (training only); random init only")
-    a("--init", default="copy", help="copy | random (comma list: lockstep)")
-    a("--copy-from", default="forward", help="teacher blocks copied into the student: forward | lower | "
-      "upper | reverse, or an explicit 1-based list such as 1,7,12")
-    a("--copy-source", default="teacher", choices=("teacher", "pretrained"),
-      help="what copy init copies from: the fine-tuned teacher (the paper), or its pre-trained base "
-      "--teacher-base before fine-tuning (CR-ILD, Ko et al. 2023, with --copy-from lower)")
-    a("--freeze-embeddings", default="auto", choices=("auto", "yes", "no", "copied"),
-      help="freeze the student's embeddings (families.FAMILIES 'frozen'). auto: as the authors, frozen in "
-      "encoder-decoder models (their --freeze_embeds, both inits), trained in classifiers and in fully "
-      "fine-tuned decoder-only students (a LoRA student's embeddings never train); copied: only "
-      "when they are copied from the teacher (a speed trick of the offline profiles)")
-    a("--lora", type=int, default=0, help="train the student through LoRA adapters of this rank (Hu et al. "
-      "2022; authors' Qwen3 students: 128); the saved student has them merged in, a plain model. "
-      "0 (default): full fine-tuning. Decoder-only language models only")
-    a("--lora-alpha", type=float, default=32.0, help="LoRA scale alpha (update x alpha / rank; authors: 32)")
-    a("--lora-dropout", type=float, default=0.1, help="dropout on the LoRA path (authors: 0.1)")
-    a("--lora-targets", default="all-linear", help="modules that get adapters: all-linear (peft: every linear "
-      "layer but the LM head, the authors' choice) or a comma list of module names, e.g. q_proj,v_proj")
-    a("--projections", default="learned", choices=("learned", "fixed"),
-      help="--student-width's maps: learned with the student, or fixed random maps (the authors' BERT code "
-      "never registers them with the optimiser)")
-    # loss
-    a("--strategy", default="forward", help=f"layer matching: {', '.join(mapping.STRATEGIES)} (comma list: lockstep)")
-    a("--pairs", help="explicit student:teacher hidden-state pairs, e.g. 0:0,1:4,2:8 (overrides --strategy)")
-    a("--target-layer", type=int, help="all-to-one's teacher hidden state (default: the middle layer)")
-    a("--match-embeddings", default="auto", choices=("auto", "yes", "no"),
-      help="match the embedding outputs (hidden state 0) in forward, reverse, random and all-to-one. auto: "
-      "yes, as the authors' BERT, BART and T5 code; no for decoder-only language models, as their LLM code")
-    a("--a-ce", type=float, default=1.0, help="weight of CE on gold labels")
-    a("--a-kl", type=float, default=1.0, help="weight of KL(teacher || student)")
-    a("--a-hid", type=float, default=3.0, help="weight of the hidden-state loss")
-    a("--temperature", type=float, default=1.0, help="KD temperature (authors: 1; 2 for T5 translation)")
-    a("--hid-reduction", choices=losses.REDUCTIONS, help="hidden-loss reduction (see losses.hidden_loss); "
-      "default: bert for classification, seq2seq for generation, as in the authors' code; token for "
-      "language modeling (their LLM code's per-token mean, padding masked instead of rescaled)")
-    a("--hid-norm", choices=losses.NORMS, help="normalise hidden states before the loss (see "
-      "losses.normalise); default: l2 for language modeling (the authors' LLM code), none otherwise")
-    # the related studies' methods (Wang et al. 2023; Ko et al. 2023), see related.py
-    a("--objective", default="hidden", choices=related.OBJECTIVES,
-      help="what matched layers share: hidden states (the paper); the matched blocks' attention distributions "
-      "(attention; +value: MiniLM's value relation) or pre-softmax scores (attention-scores, TinyBERT's MSE; "
-      "both Wang et al. 2023); MiniLMv2's Q/K/V relations, unmasked (qkv-relations, CR-ILD's stage 1, Ko et "
-      "al. 2023); or nothing (kd-only: CE + KL)")
-    a("--a-att", type=float, default=1.0, help="weight of the attention-transfer loss (the attention objectives)")
-    a("--stage1-epochs", type=float, help="train in two stages, as both related studies: first this many "
-      "epochs on the matching terms alone (CE and KL weighted 0), then --epochs on a_ce * CE + a_kl * KL alone, "
-      "with a fresh optimiser and schedule (see stage_settings); --max-steps caps each stage")
-    a("--supplementary", default="none", choices=("none", "mixup"),
-      help="CR-ILD's supplementary inputs (Ko et al. 2023; see related.mixed_forward): mixup moves the matching "
-      "loss to inputs mixed in embedding space; CE and KL stay on the clean batch")
-    a("--consistency", type=float, default=0.0,
-      help="CR-ILD's consistency weight w (study: 0.1; 0: off; needs --supplementary mixup): adds "
-      "w * epoch/n_epochs * L_IC (losses.consistency_loss, related.consistency_ramp)")
-    # optimisation
-    a("--lr", type=float, help="student learning rate (default 1e-5, the authors' BERT 1e-5 or 2e-5; "
-      "3e-4 for language modeling, the authors' Qwen3 students)")
-    a("--optimizer", default="adamw", choices=OPTIMIZERS, help="adamw (fused), or adafactor with a fixed "
-      "learning rate (scale_parameter=False, relative_step=False: the authors' T5 runs)")
-    a("--warmup-steps", type=int, default=0, help="linear warm-up steps before the linear decay (authors: "
-      "0 for BERT, 100 for BART, 500 for T5)")
-    a("--batch-size", type=int, default=32)
-    a("--epochs", type=float, default=10.0, help="student epochs (authors: 10; SST-2: 20)")
-    a("--max-steps", type=int, help="cap on student steps (short runs)")
-    a("--weight-decay", type=float, default=0.0)
-    a("--max-grad-norm", type=float, default=1.0, help="gradient clipping (Hugging Face Trainer's default)")
-    a("--eval-every", type=int, default=1000, help="dev evaluation interval in steps (authors: 1000)")
-    a("--eval-every-epochs", type=float, help="dev evaluation interval in epochs instead, e.g. 0.3 (the "
-      "authors' --val_check_interval 0.3 for BART and T5)")
-    a("--eval-steps", help="extra comma-separated steps at which to evaluate (learning curves)")
-    a("--num-beams", type=int, help="beam size for generation (default: 5 for dart, 4 otherwise)")
-    a("--batch-order", default="shuffle", choices=("shuffle", "bucket"),
-      help="training batches: shuffle (random rows), or bucket (random batches of rows of similar length: "
-      "less padding, see data.batches)")
-    a("--seed", default="0", help="random seed of a student: its init, dropout and (by default) data order "
-      "(comma list: lockstep)")
-    a("--data-seed", type=int, help="one data order for every student (default: each student's own --seed)")
-    a("--out", default="runs/student", help="output directory")
-    a("--overwrite", action="store_true", help="replace a finished run in --out")
-    a("--threads", type=int, help="torch CPU threads (default: torch's choice)")
-    a("--device", default="cuda" if torch.cuda.is_available() else "cpu",
-      help="where models and batches live (default: cuda if available, else cpu); under torchrun each "
-      "process takes the GPU of its LOCAL_RANK")
-    a("--bf16", default="auto", choices=("auto", "yes", "no"),
-      help="bf16 autocast for forward passes and losses; auto: on for CUDA, off on CPU")
-    return p.parse_args(argv)
-
-
-# ----------------------------------------------------------------------------- settings, checked before any work
-POSITIVE = ("max_length", "teacher_epochs", "student_layers", "temperature", "batch_size", "epochs",
-            "max_grad_norm", "eval_every")
-POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
-                     "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
-                     "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha")
-NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
-                "warmup_steps", "teacher_warmup_steps", "lora", "teacher_lora", "lora_dropout")
-
-
-def check_numbers(args):
-    """Out-of-range numbers are refused here, not deep in training."""
-    for name in POSITIVE + POSITIVE_IF_GIVEN + NOT_NEGATIVE:
-        value = getattr(args, name)
-        if value is None:
-            continue
-        if not (math.isfinite(value) and (value >= 0 if name in NOT_NEGATIVE else value > 0)):
-            bound = "at least 0" if name in NOT_NEGATIVE else "greater than 0"
-            raise ValueError(f"--{name.replace('_', '-')} {value} is out of range; give a number {bound}")
-
-
-def run_names(args):
-    """Every (init, strategy, seed) combination and the directory it writes to; bad flags that
-    need no model are refused here, before a teacher is loaded or fine-tuned."""
-    check_numbers(args)
-    inits, strategies, seeds = (v.split(",") for v in (args.init, args.strategy, args.seed))
-    if not all(seed.strip().isdigit() for seed in seeds):
-        raise ValueError(f"--seed {args.seed!r} must be whole numbers, e.g. 0 or 0,1,2")
-    combos = list(itertools.product(inits, strategies, [int(s) for s in seeds]))
-    for init, strategy, _ in combos:
-        if init not in ("copy", "random"):
-            raise ValueError(f"unknown init {init!r}; choose copy or random")
-        if strategy not in mapping.STRATEGIES:
-            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(mapping.STRATEGIES)}")
-        if init == "copy" and args.student_width:
-            raise ValueError("copy init needs the teacher's width; use --init random with --student-width")
-    if args.eval_steps and not all(s.strip().isdigit() for s in args.eval_steps.split(",")):
-        raise ValueError(f"--eval-steps {args.eval_steps!r} must be comma-separated step numbers, e.g. 50,100")
-    related.check_flags(args.objective, args.supplementary, args.consistency, int(os.environ.get("WORLD_SIZE", 1)))
-    if args.stage1_epochs and args.objective == "kd-only":
-        raise ValueError("--stage1-epochs trains the matching terms first, but --objective kd-only has none")
-    if len(combos) == 1:
-        return [(*combos[0], Path(args.out))]
-    return [(i, s, seed, Path(args.out, f"{i}-{s}-seed{seed}")) for i, s, seed in combos]
-
-
-def resolve_settings(args, task):
-    """The command line with every task-dependent default filled in, once, right after the task is
-    loaded: the rest of the program reads these settings and never changes them."""
-    language_model = task["kind"] == "language-modeling"
-    if (args.lora or args.teacher_lora) and not language_model:
-        raise ValueError("--lora and --teacher-lora are implemented for decoder-only language models (the "
-                         "authors' LLM setting), not for a task of kind " + repr(task["kind"]))
-    teacher_base = args.teacher_base or default_teacher_base(task)
-    return argparse.Namespace(**{
-        **vars(args),
-        "hid_reduction": args.hid_reduction or {"classification": "bert", "generation": "seq2seq",
-                                                "language-modeling": "token"}[task["kind"]],
-        "hid_norm": args.hid_norm or ("l2" if language_model else "none"),
-        "match_embeddings": args.match_embeddings == "yes" or (args.match_embeddings == "auto" and not language_model),
-        "lr": args.lr or (3e-4 if language_model else 1e-5),
-        "teacher_lr": args.teacher_lr or (1e-3 if teacher_base in families.SCRATCH_TEACHERS else 2e-5),
-        "num_beams": args.num_beams or (5 if task["name"] == "dart" else 4),
-        "teacher_base": teacher_base,
-        "bf16": args.bf16 == "yes" or (args.bf16 == "auto" and torch.device(args.device).type == "cuda")})
-
-
-def default_teacher_base(task):
-    if task["kind"] == "language-modeling":
-        return "scratch-llama" if task["offline"] else "Qwen/Qwen3-8B"
-    if task["offline"]:
-        return "minilm"
-    return {"dart": "facebook/bart-large", "wmt16-en-ro": "t5-base"}.get(task["name"], "bert-base-uncased")
 
 
 # ----------------------------------------------------------------------------- 1. the teacher
@@ -514,11 +307,6 @@ def random_stream(run, device):
 
 
 # ----------------------------------------------------------------------------- 3. the loss and the loop
-def model_inputs(batch):
-    return {key: value for key, value in batch.items()
-            if key in ("input_ids", "attention_mask", "token_type_ids", "labels")}
-
-
 def hidden_states(outputs, config):
     """{stack: tuple of hidden states}, index 0 = embeddings: 'encoder' (classifiers), 'encoder' and
     'decoder' (seq2seq), 'decoder' (decoder-only LMs, whose last state is after the final norm, as
@@ -573,7 +361,7 @@ def teacher_pass(teacher, batch, runs, settings, mixing_rng, ramp):
     blocks = sorted({t for run in runs for t in related.attention_blocks(run["pairs"].get("encoder", []), "teacher",
                                                                          settings.objective)})
     with related.capture_attention(teacher, [] if settings.supplementary == "mixup" else blocks) as attention:
-        outputs = teacher(**model_inputs(batch), output_hidden_states=any(any(r["pairs"].values()) for r in runs))
+        outputs = teacher(**data.model_inputs(batch), output_hidden_states=any(any(r["pairs"].values()) for r in runs))
     return {"outputs": outputs, "attention": attention, "ramp": ramp,
             **related.teacher_mixed(teacher, batch, blocks, settings.supplementary, mixing_rng)}
 
@@ -588,7 +376,7 @@ def student_loss(run, batch, teacher, settings):
     on_clean_batch = teacher is not None and settings.supplementary == "none"
     blocks = related.attention_blocks(run["pairs"].get("encoder", []), "student", settings.objective)
     with related.capture_attention(run["model"], blocks if on_clean_batch else []) as attention:
-        outputs = run.get("wrapped", run["model"])(**model_inputs(batch), output_hidden_states=run["needs_hidden"])
+        outputs = run.get("wrapped", run["model"])(**data.model_inputs(batch), output_hidden_states=run["needs_hidden"])
     parts = {"ce": outputs.loss}
     if teacher is not None:
         config = run["model"].config
@@ -638,30 +426,6 @@ def schedule(settings, n_rows, role):
                 optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
                 warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
                 steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps)
-
-
-def stage_settings(settings, stage):
-    """The settings of stage 1 or 2 of --stage1-epochs (Wang et al. 2023; Ko et al. 2023).
-
-    Stage 1: the matching terms alone (hidden or attention loss, and CR-ILD's consistency
-    term), CE and KL weighted 0. Stage 2: prediction matching alone, a_ce * CE + a_kl * KL
-    (Wang: (1 - b) CE + b KD, e.g. --a-ce 0.5 --a-kl 0.5 --temperature 2; CR-ILD: soft CE on
-    the teacher's logits, --a-ce 0 --a-kl 1 --temperature 2), on clean inputs.
-
-    Each stage gets a fresh optimiser and schedule (warm-up included), as in both studies,
-    where stage 2 is a separate run started from stage 1's last checkpoint. Wang et al.:
-    a second fairseq run with --restore-file and the same epochs, lr and warm-up; its config
-    template is not in their repository, but experiments.py removes --reset-optimizer,
-    --reset-dataloader and --reset-meters from it only to resume an interrupted run, so a
-    normal stage 2 resets the optimiser, and with it fairseq resets the lr scheduler and the
-    update count. CR-ILD: a second run_finetune.py with a new BertAdam and warm-up. The data
-    order restarts too. Deviation: CR-ILD's stage 2 uses batch 16 and 4 epochs (stage 1:
-    batch 32, 5 to 20 epochs); here both stages share --batch-size and --lr.
-    """
-    if stage == 1:
-        return argparse.Namespace(**{**vars(settings), "a_ce": 0.0, "a_kl": 0.0})
-    return argparse.Namespace(**{**vars(settings), "objective": "kd-only", "supplementary": "none",
-                                 "consistency": 0.0})
 
 
 def make_optimizer(params, name, lr, weight_decay):
@@ -719,7 +483,7 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, plan, 
     progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=not processes.is_main() or None)
     for step in range(1, total_steps + 1):
         for group in groups:
-            batch = to_device(next(group["batches"]), device)
+            batch = data.to_device(next(group["batches"]), device)
             active = [run for run in group["runs"] if not run["failed"]]
             teacher_outputs = None
             if teacher is not None and active:
@@ -753,7 +517,7 @@ def train_stage1(runs, teacher, rows, task, tokenizer, settings):
     """Stage 1 of --stage1-epochs (stage_settings): the matching terms alone, no evaluation.
     Keeps each run's stage-1 loss log for log.txt; returns the stage's number of steps."""
     plan = schedule(settings, len(rows["train"]), "stage1")
-    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, stage_settings(settings, 1), plan,
+    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, cli.stage_settings(settings, 1), plan,
           desc=f"stage 1: {len(runs)} student(s)")
     for run in runs:
         run["stage1_log"] = [{"stage": 1, **line} for line in run["log"]]
@@ -800,11 +564,11 @@ def evaluate(model, dev_rows, task, tokenizer, settings):
     metrics, predictions = {}, None
     for split, rows in dev_rows.items():
         if task["kind"] == "classification":
-            metrics[split] = classification_metrics(model, rows, task, tokenizer, 2 * settings.batch_size)
+            metrics[split] = scoring.classification_metrics(model, rows, task, tokenizer, 2 * settings.batch_size)
         elif task["kind"] == "language-modeling":
             metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, 2 * settings.batch_size)
         else:
-            metrics[split], split_predictions = generation_metrics(
+            metrics[split], split_predictions = scoring.generation_metrics(
                 model, rows, tokenizer, 2 * settings.batch_size, settings.num_beams,
                 settings.max_target_length or settings.max_length)
             predictions = predictions or split_predictions
@@ -812,88 +576,8 @@ def evaluate(model, dev_rows, task, tokenizer, settings):
     return metrics, metrics[first_split][task["metrics"][0]], predictions
 
 
-def classification_metrics(model, rows, task, tokenizer, batch_size):
-    predicted, gold = [], []
-    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="length"):
-        labels = batch.pop("labels")
-        predicted.append(model(**model_inputs(to_device(batch, model.device))).logits.argmax(-1))
-        gold.append(labels)
-    predicted, gold = torch.cat(predicted).cpu(), torch.cat(gold)
-    metrics = {"accuracy": (predicted == gold).float().mean().item()}
-    if "f1" in task["metrics"] and task["num_labels"] == 2:  # F1 of the positive class, as GLUE reports
-        true_pos = ((predicted == 1) & (gold == 1)).sum().item()
-        metrics["f1"] = 2 * true_pos / max(1, (predicted == 1).sum().item() + (gold == 1).sum().item())
-    return metrics
-
-
-def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
-    import sacrebleu
-    predictions = []
-    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="given"):
-        batch = to_device(batch, model.device)
-        generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
-                                   num_beams=num_beams, max_new_tokens=max_length)
-        predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
-    # every reference of an example (DART has about 3); None where an example has fewer than the most
-    references = [row.get("references") or [row["target"]] for row in rows]
-    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(max(map(len, references)))]
-    return {"bleu": sacrebleu.corpus_bleu(predictions, streams).score}, predictions
-
-
-def next_token_losses(model, batch):
-    """Each row's summed NLL of its scored next tokens (labels != -100 after the shift), and their count."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-    labels = batch["labels"][:, 1:]
-    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
-    return nll.sum(1), (labels != -100).sum(1)
-
-
-def perplexity(model, rows, tokenizer, batch_size):
-    """exp of the mean NLL over every scored next token of the held-out text (not a mean of
-    per-row perplexities: long rows weigh by their length)."""
-    total, count = 0.0, 0
-    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="length"):
-        nll, n = next_token_losses(model, to_device(batch, model.device))
-        total, count = total + nll.sum().item(), count + n.sum().item()
-    return {"perplexity": math.exp(total / count), "nll": total / count}
-
-
-def multiple_choice(model, rows, tokenizer, batch_size):
-    """lm-eval-harness's multiple-choice scores (HellaSwag): the log-likelihood of each choice's
-    tokens given the prompt; acc picks the highest, acc_norm the highest per character of the
-    choice (lm-eval's len(choice), the leading space not counted)."""
-    sequences = [choice for row in rows for choice in row["choices"]]
-    scores = []
-    for batch in data.batches(sequences, batch_size, tokenizer.pad_token_id, order="given"):
-        scores += (-next_token_losses(model, to_device(batch, model.device))[0]).tolist()
-    acc = acc_norm = 0
-    for row in rows:
-        row_scores, scores = scores[:len(row["choices"])], scores[len(row["choices"]):]
-        per_character = [score / length for score, length in zip(row_scores, row["lengths"])]
-        acc += row_scores.index(max(row_scores)) == row["label"]  # the first best, as numpy's argmax
-        acc_norm += per_character.index(max(per_character)) == row["label"]
-    return {"acc": acc / len(rows), "acc_norm": acc_norm / len(rows)}
-
-
-MAX_ANSWER_TOKENS = 32  # CoQA answers are a few words; each is cut at its first line below
-
-
-def greedy_answers(model, rows, tokenizer, batch_size):
-    """Exact match of greedy answers (CoQA, data.coqa_exact_match): generate after the prompt,
-    keep the first line, as lm-eval-harness (which stops at "\nQ:" and keeps the first line)."""
-    total = 0.0
-    for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
-        batch = to_device(data.collate_prompts(chunk, tokenizer.pad_token_id), model.device)
-        generated = model.generate(**batch, max_new_tokens=MAX_ANSWER_TOKENS, do_sample=False, num_beams=1,
-                                   pad_token_id=tokenizer.pad_token_id)
-        answers = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-        total += sum(data.coqa_exact_match(row["answers"], answer.strip().split("\n")[0])
-                     for row, answer in zip(chunk, answers))
-    return {"exact_match": total / len(rows)}
-
-
-LANGUAGE_MODEL_METRICS = {"perplexity": perplexity, "acc": multiple_choice, "exact_match": greedy_answers}
+LANGUAGE_MODEL_METRICS = {"perplexity": scoring.perplexity, "acc": scoring.multiple_choice,
+                          "exact_match": scoring.greedy_answers}
 
 
 # ----------------------------------------------------------------------------- 5. outputs
@@ -941,32 +625,12 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
 
 
 # ----------------------------------------------------------------------------- main
-def to_device(batch, device):
-    return {key: value.to(device) for key, value in batch.items()}
-
-
-# ----------------------------------------------------------------------------- main
-def finished(args, init, strategy, seed, out):
-    """Has this run finished in `out` before? A single run writes to --out itself, so another run's
-    metrics.json there means two jobs share one directory: refused, not taken as this run's."""
-    path = out / "metrics.json"
-    if not path.exists():
-        return False
-    done = json.loads(path.read_text())
-    theirs = (done.get("init"), done.get("strategy"), done.get("seed"))
-    this = (init, "pairs" if args.pairs else strategy, seed)
-    if theirs != this:
-        raise ValueError(f"{out} holds the finished run {'{}-{}-seed{}'.format(*theirs)}, not "
-                         f"{'{}-{}-seed{}'.format(*this)}; give this run another --out")
-    return True
-
-
 def distill(args, names):
     """Train the students `names` (run_names); returns how many failed (0: every run finished)."""
-    todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not finished(args, i, s, seed, out)]
+    todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not cli.finished(args, i, s, seed, out)]
     task = data.load_task(args.task if not args.train_file else None, seed=0, train_file=args.train_file,
                           dev_file=args.dev_file, n_train=args.n_train)
-    settings = resolve_settings(args, task)
+    settings = cli.resolve_settings(args, task)
     if args.n_dev:
         task["dev"] = {split: rows[:args.n_dev] for split, rows in task["dev"].items()}
     if not todo:
@@ -995,7 +659,7 @@ def distill(args, names):
     started = time.time()
     stage1_steps = train_stage1(runs, teacher, rows, task, tokenizer, settings) if settings.stage1_epochs else 0
     train([run for run in runs if not run["failed"]], teacher, rows["train"], rows["dev"], task, tokenizer,
-          stage_settings(settings, 2) if settings.stage1_epochs else settings, plan, desc=f"{len(runs)} student(s)")
+          cli.stage_settings(settings, 2) if settings.stage1_epochs else settings, plan, desc=f"{len(runs)} student(s)")
     summary = {"steps": plan["steps"], "stage1_steps": stage1_steps,
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
@@ -1010,7 +674,7 @@ def distill(args, names):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = cli.parse_args(argv, description=__doc__)
     if args.list_tasks:
         print(data.list_tasks())
         return
@@ -1018,7 +682,7 @@ def main(argv=None):
     transformers.logging.set_verbosity_error()  # keep load reports and save bars out of the run's output
     transformers.utils.logging.disable_progress_bar()
     try:
-        names = run_names(args)  # every check that needs no model and no data, first
+        names = cli.run_names(args)  # every check that needs no model and no data, first
         if args.threads:
             torch.set_num_threads(args.threads)
         args.device = processes.start(args.device)

@@ -7,9 +7,11 @@ import pytest
 import torch
 import transformers as tf
 
+import cli
 import data
 import distill
 import families
+import scoring
 from test_distill import make_run, teacher_pass, train_a_few_steps
 from test_families import tiny_model
 
@@ -18,8 +20,8 @@ DECODERS = ("llama", "qwen3", "gpt2")
 
 def lm_args(*extra):
     """distill.py's settings for a language-modeling task, resolved as distill.distill resolves them."""
-    args = distill.parse_args(["--lr", "1e-3", "--student-layers", "2", *extra])
-    return distill.resolve_settings(args, {"kind": "language-modeling", "name": "tiny", "offline": True})
+    args = cli.parse_args(["--lr", "1e-3", "--student-layers", "2", *extra])
+    return cli.resolve_settings(args, {"kind": "language-modeling", "name": "tiny", "offline": True})
 
 
 def lm_batch():
@@ -137,9 +139,9 @@ def test_task_kind_and_teacher_family_must_agree():
 
 
 def test_lora_is_refused_outside_language_modeling():
-    args = distill.parse_args(["--lora", "8"])
+    args = cli.parse_args(["--lora", "8"])
     with pytest.raises(ValueError, match="decoder-only language models"):
-        distill.resolve_settings(args, {"kind": "classification", "name": "tiny", "offline": True})
+        cli.resolve_settings(args, {"kind": "classification", "name": "tiny", "offline": True})
 
 
 # ------------------------------------------------------------------ metrics, hand-checked
@@ -166,7 +168,7 @@ PAD = SimpleNamespace(pad_token_id=0)
 def test_perplexity_is_exp_of_the_mean_nll_over_real_next_tokens():
     rows = [{"input_ids": [1, 2, 2], "labels": [1, 2, 2]}, {"input_ids": [3, 1], "labels": [3, 1]}]
     # NLL: -ln P[1][2] - ln P[2][2] - ln P[3][1] = ln 2 + ln 4 + ln 8 = 6 ln 2 over 3 tokens
-    metrics = distill.perplexity(BIGRAM, rows, PAD, batch_size=2)
+    metrics = scoring.perplexity(BIGRAM, rows, PAD, batch_size=2)
     assert metrics["perplexity"] == pytest.approx(4.0) and metrics["nll"] == pytest.approx(2 * math.log(2))
 
 
@@ -175,7 +177,7 @@ def test_multiple_choice_scores_as_lm_eval_harness():
     long_ending = {"input_ids": [1, 2, 2], "labels": [-100, 2, 2]}  # ln .5 + ln .25 = ln .125
     short_ending = {"input_ids": [1, 3], "labels": [-100, 3]}  # ln .2: more likely, but per character less
     rows = [{"choices": [long_ending, short_ending], "lengths": [13, 1], "label": 0}]
-    assert distill.multiple_choice(BIGRAM, rows, PAD, batch_size=4) == {"acc": 0.0, "acc_norm": 1.0}
+    assert scoring.multiple_choice(BIGRAM, rows, PAD, batch_size=4) == {"acc": 0.0, "acc_norm": 1.0}
 
 
 def test_scored_completion_scores_the_completion_only():
@@ -222,7 +224,7 @@ def test_greedy_answers_are_cut_at_the_first_line_and_scored_by_exact_match():
     rows = [{"input_ids": Characters.ids("Q: Where?\n\nA:"), "answers": ["blue house!"]},
             {"input_ids": Characters.ids("A:"), "answers": ["a red car", "blue house"]}]
     # row 2 has two gold answers: lm-eval's leave-one-out mean, (0 + 1) / 2
-    assert distill.greedy_answers(model, rows, Characters, 2) == {"exact_match": pytest.approx(0.75)}
+    assert scoring.greedy_answers(model, rows, Characters, 2) == {"exact_match": pytest.approx(0.75)}
 
 
 @pytest.mark.parametrize("task", ["hellaswag", "coqa"])

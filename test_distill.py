@@ -6,6 +6,7 @@ import pytest
 import torch
 import transformers as tf
 
+import cli
 import data
 import distill
 import families
@@ -41,8 +42,8 @@ def tiny_seq2seq(kind, layers=4):
 
 def args_for(*extra, kind="classification"):
     """distill.py's settings for a tiny task of this kind, resolved as distill.distill resolves them."""
-    args = distill.parse_args(["--lr", "1e-3", *extra])
-    return distill.resolve_settings(args, {"kind": kind, "name": "tiny", "offline": True})
+    args = cli.parse_args(["--lr", "1e-3", *extra])
+    return cli.resolve_settings(args, {"kind": kind, "name": "tiny", "offline": True})
 
 
 def make_run(teacher, args, init="copy", strategy="forward", seed=0):
@@ -281,7 +282,7 @@ def test_local_files_are_real_data_not_the_synthetic_profile(tmp_path):
         (tmp_path / f"{split}.csv").write_text("text,label\ngood film,pos\nbad film,neg\n")
     task = data.load_task(None, train_file=tmp_path / "train.csv", dev_file=tmp_path / "dev.csv")
     assert task["offline"] is False and task["label_names"] == ["neg", "pos"]
-    assert distill.default_teacher_base(task) == "bert-base-uncased"  # and so no task-vocabulary shrinking
+    assert cli.default_teacher_base(task) == "bert-base-uncased"  # and so no task-vocabulary shrinking
 
 
 def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):

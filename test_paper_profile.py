@@ -26,6 +26,7 @@ import pytest
 import torch
 import transformers as tf
 
+import cli
 import data
 import distill
 
@@ -228,7 +229,7 @@ def shortened(argv, shared, out):
 
 def planned_settings(argv):
     """{setting: value} of every flag the plan gives, parsed as distill.py parses it."""
-    parsed = vars(distill.parse_args(argv))
+    parsed = vars(cli.parse_args(argv))
     names = [ALIASES.get(word[2:], word[2:].replace("-", "_")) for word in argv
              if word.startswith("--") and word[2:] not in SWAPPED]
     return {name: parsed[name] for name in names}
@@ -242,7 +243,7 @@ def test_paper_job_runs_and_records_the_planned_settings(argv, shared, tmp_path,
     distill.main(short)
     task = flag(argv, "task")
     expected = planned_settings(argv)
-    runs = distill.run_names(distill.parse_args(short))
+    runs = cli.run_names(cli.parse_args(short))
     for init, strategy, seed, out in runs:
         metrics = json.loads((out / "metrics.json").read_text())
         assert (metrics["task"], metrics["init"], metrics["strategy"], metrics["seed"]) == (task, init, strategy, seed)
@@ -276,5 +277,5 @@ def check_settings(metrics, expected, short):
 
 def test_no_two_paper_runs_share_a_directory():
     """Two runs writing to one directory: the second would be skipped as finished (or now refused)."""
-    directories = collections.Counter(out for argv in JOBS for *_, out in distill.run_names(distill.parse_args(argv)))
+    directories = collections.Counter(out for argv in JOBS for *_, out in cli.run_names(cli.parse_args(argv)))
     assert not [str(out) for out, count in directories.items() if count > 1]

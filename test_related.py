@@ -9,6 +9,7 @@ import pytest
 import torch
 import transformers as tf
 
+import cli
 import data
 import distill
 import losses
@@ -263,9 +264,9 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
 
 def test_related_flags_outside_their_setting_are_one_clear_error():
     with pytest.raises(ValueError, match="add --supplementary mixup"):
-        distill.run_names(args_for("--consistency", "0.1", "--student-layers", "2"))
+        cli.run_names(args_for("--consistency", "0.1", "--student-layers", "2"))
     with pytest.raises(ValueError, match="--consistency -1.0 is out of range"):
-        distill.run_names(args_for("--consistency", "-1", "--supplementary", "mixup", "--student-layers", "2"))
+        cli.run_names(args_for("--consistency", "-1", "--supplementary", "mixup", "--student-layers", "2"))
     with pytest.raises(ValueError, match="BERT-style encoders"):
         related.check_teacher(tiny_seq2seq("bart").config, "attention", "none")
 
@@ -285,12 +286,12 @@ def test_stage_one_counts_only_matching_and_stage_two_only_ce_and_kd():
     run = make_student(teacher, args, "copy", "forward")
     run["model"].eval()
     batch = random_batch()
-    stage1 = distill.stage_settings(args, 1)
+    stage1 = cli.stage_settings(args, 1)
     (loss, parts), _ = losses_with(run, teacher, batch, stage1)
     assert set(parts) == {"ce", "kl", "hid"} and parts["ce"].item() > 0 and parts["kl"].item() > 0
     assert loss.item() == pytest.approx(3.0 * parts["hid"].item(), rel=1e-6)  # a_hid * L_hid alone
     run["needs_hidden"] = False  # as train_stage1 leaves it
-    (loss, parts), _ = losses_with(run, teacher, batch, distill.stage_settings(args, 2))
+    (loss, parts), _ = losses_with(run, teacher, batch, cli.stage_settings(args, 2))
     assert set(parts) == {"ce", "kl"}
     with torch.no_grad():
         student_logits = run["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
@@ -300,7 +301,7 @@ def test_stage_one_counts_only_matching_and_stage_two_only_ce_and_kd():
     ce = torch.nn.functional.cross_entropy(student_logits, batch["labels"])
     assert loss.item() == pytest.approx(0.5 * ce.item() + 0.5 * kd.item(), rel=1e-5)
     # stage 2 drops CR-ILD's mixed inputs and consistency term as well
-    crild = distill.stage_settings(args_for("--supplementary", "mixup", "--consistency", "0.1",
+    crild = cli.stage_settings(args_for("--supplementary", "mixup", "--consistency", "0.1",
                                             "--stage1-epochs", "1"), 2)
     assert (crild.objective, crild.supplementary, crild.consistency) == ("kd-only", "none", 0.0)
 
@@ -337,7 +338,7 @@ def test_two_stages_run_with_a_fresh_optimiser_each(tiny_teacher_dir, tmp_path, 
 
 def test_stage_one_needs_a_matching_term():
     with pytest.raises(ValueError, match="--objective kd-only has none"):
-        distill.run_names(args_for("--stage1-epochs", "1", "--objective", "kd-only"))
+        cli.run_names(args_for("--stage1-epochs", "1", "--objective", "kd-only"))
 
 
 # ------------------------------------------------------------------ CR-ILD: copy from the pre-trained model

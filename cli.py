@@ -1,0 +1,273 @@
+"""distill.py's command line: every flag with its default, the checks that need no model, and
+the defaults that depend on the task, resolved once.
+
+    args = cli.parse_args()                  # the flags as given
+    names = cli.run_names(args)              # every student to train; bad flags refused here
+    settings = cli.resolve_settings(args, task)  # task-dependent defaults filled in, then never changed
+
+Nothing here loads a model or data: a bad flag ends before any work with one line that names
+the problem and the fix.
+"""
+import argparse
+import itertools
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+
+import families
+import losses
+import mapping
+import related
+
+OPTIMIZERS = ("adamw", "adafactor")
+
+
+def parse_args(argv=None, description=None):
+    p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    a = p.add_argument
+    a("--task", default="synth-sentiment", help="task name (see --list-tasks); synth-* run offline")
+    a("--list-tasks", action="store_true", help="print name<TAB>kind<TAB>offline|hub per task and exit")
+    a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
+    a("--dev-file", help="local dev file, same columns")
+    a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
+    a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all)")
+    a("--max-length", "--max-source-length", type=int, default=128,
+      help="tokens per input (authors: 128); generation: per source (hence its second name)")
+    a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
+      "(default: --max-length)")
+    a("--source-prefix", default="", help="generation: text put before every source, e.g. T5's "
+      "'translate English to Romanian: ' (the authors' WMT16 runs)")
+    # teacher
+    a("--teacher", help="an already fine-tuned teacher directory; skips fine-tuning")
+    a("--teacher-base", help="pretrained model to fine-tune as teacher "
+      "(default: bert-base-uncased for GLUE, facebook/bart-large for dart, t5-base for wmt16-en-ro, "
+      "Qwen/Qwen3-8B for hellaswag and coqa, the packaged MiniLM ('minilm') for the other offline tasks, "
+      "and for bible-lm 'scratch-llama': a small Llama trained from scratch as the teacher step, see "
+      "families.SCRATCH_TEACHERS)")
+    a("--teacher-dir", help="where the fine-tuned teacher is saved and looked up "
+      "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
+    a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
+    a("--task-vocab", default="auto", choices=("auto", "no"),
+      help="auto: for synth-* tasks on the packaged MiniLM, keep only the task's word pieces "
+      "(same tokenisation, much faster steps; see data.task_vocabulary)")
+    a("--teacher-epochs", type=float, default=3.0, help="teacher fine-tuning epochs (authors: 3)")
+    a("--teacher-lr", type=float, help="teacher learning rate (default 2e-5, the authors' 2e-5 or 5e-5; "
+      "1e-3 for a scratch-* teacher, trained from scratch)")
+    a("--teacher-max-steps", type=int, help="cap on teacher fine-tuning steps")
+    a("--teacher-batch-size", type=int, help="teacher fine-tuning batch size (default: --batch-size)")
+    a("--teacher-optimizer", default="adamw", choices=OPTIMIZERS, help="teacher optimiser (see --optimizer)")
+    a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
+    a("--teacher-eval-every-epochs", type=float, help="evaluate the teacher every F epochs and keep its best "
+      "checkpoint (default: once, at the end)")
+    a("--teacher-lora", type=int, default=0, help="fine-tune the teacher through LoRA adapters of this rank, "
+      "merged into it before it is saved (authors' Qwen3-8B teacher: 32; 0: every weight trains)")
+    # student
+    a("--student-layers", type=int, default=3, help="student depth (encoder depth for seq2seq)")
+    a("--student-decoder-layers", type=int, help="seq2seq student decoder depth (default: --student-layers)")
+    a("--student-width", type=int, help="student hidden size, smaller than the teacher's; adds one learned "
+      "bias-free projection per matched student hidden state (training only); random init only")
+    a("--init", default="copy", help="copy | random (comma list: lockstep)")
+    a("--copy-from", default="forward", help="teacher blocks copied into the student: forward | lower | "
+      "upper | reverse, or an explicit 1-based list such as 1,7,12")
+    a("--copy-source", default="teacher", choices=("teacher", "pretrained"),
+      help="what copy init copies from: the fine-tuned teacher (the paper), or its pre-trained base "
+      "--teacher-base before fine-tuning (CR-ILD, Ko et al. 2023, with --copy-from lower)")
+    a("--freeze-embeddings", default="auto", choices=("auto", "yes", "no", "copied"),
+      help="freeze the student's embeddings (families.FAMILIES 'frozen'). auto: as the authors, frozen in "
+      "encoder-decoder models (their --freeze_embeds, both inits), trained in classifiers and in fully "
+      "fine-tuned decoder-only students (a LoRA student's embeddings never train); copied: only "
+      "when they are copied from the teacher (a speed trick of the offline profiles)")
+    a("--lora", type=int, default=0, help="train the student through LoRA adapters of this rank (Hu et al. "
+      "2022; authors' Qwen3 students: 128); the saved student has them merged in, a plain model. "
+      "0 (default): full fine-tuning. Decoder-only language models only")
+    a("--lora-alpha", type=float, default=32.0, help="LoRA scale alpha (update x alpha / rank; authors: 32)")
+    a("--lora-dropout", type=float, default=0.1, help="dropout on the LoRA path (authors: 0.1)")
+    a("--lora-targets", default="all-linear", help="modules that get adapters: all-linear (peft: every linear "
+      "layer but the LM head, the authors' choice) or a comma list of module names, e.g. q_proj,v_proj")
+    a("--projections", default="learned", choices=("learned", "fixed"),
+      help="--student-width's maps: learned with the student, or fixed random maps (the authors' BERT code "
+      "never registers them with the optimiser)")
+    # loss
+    a("--strategy", default="forward", help=f"layer matching: {', '.join(mapping.STRATEGIES)} (comma list: lockstep)")
+    a("--pairs", help="explicit student:teacher hidden-state pairs, e.g. 0:0,1:4,2:8 (overrides --strategy)")
+    a("--target-layer", type=int, help="all-to-one's teacher hidden state (default: the middle layer)")
+    a("--match-embeddings", default="auto", choices=("auto", "yes", "no"),
+      help="match the embedding outputs (hidden state 0) in forward, reverse, random and all-to-one. auto: "
+      "yes, as the authors' BERT, BART and T5 code; no for decoder-only language models, as their LLM code")
+    a("--a-ce", type=float, default=1.0, help="weight of CE on gold labels")
+    a("--a-kl", type=float, default=1.0, help="weight of KL(teacher || student)")
+    a("--a-hid", type=float, default=3.0, help="weight of the hidden-state loss")
+    a("--temperature", type=float, default=1.0, help="KD temperature (authors: 1; 2 for T5 translation)")
+    a("--hid-reduction", choices=losses.REDUCTIONS, help="hidden-loss reduction (see losses.hidden_loss); "
+      "default: bert for classification, seq2seq for generation, as in the authors' code; token for "
+      "language modeling (their LLM code's per-token mean, padding masked instead of rescaled)")
+    a("--hid-norm", choices=losses.NORMS, help="normalise hidden states before the loss (see "
+      "losses.normalise); default: l2 for language modeling (the authors' LLM code), none otherwise")
+    # the related studies' methods (Wang et al. 2023; Ko et al. 2023), see related.py
+    a("--objective", default="hidden", choices=related.OBJECTIVES,
+      help="what matched layers share: hidden states (the paper); the matched blocks' attention distributions "
+      "(attention; +value: MiniLM's value relation) or pre-softmax scores (attention-scores, TinyBERT's MSE; "
+      "both Wang et al. 2023); MiniLMv2's Q/K/V relations, unmasked (qkv-relations, CR-ILD's stage 1, Ko et "
+      "al. 2023); or nothing (kd-only: CE + KL)")
+    a("--a-att", type=float, default=1.0, help="weight of the attention-transfer loss (the attention objectives)")
+    a("--stage1-epochs", type=float, help="train in two stages, as both related studies: first this many "
+      "epochs on the matching terms alone (CE and KL weighted 0), then --epochs on a_ce * CE + a_kl * KL alone, "
+      "with a fresh optimiser and schedule (see stage_settings); --max-steps caps each stage")
+    a("--supplementary", default="none", choices=("none", "mixup"),
+      help="CR-ILD's supplementary inputs (Ko et al. 2023; see related.mixed_forward): mixup moves the matching "
+      "loss to inputs mixed in embedding space; CE and KL stay on the clean batch")
+    a("--consistency", type=float, default=0.0,
+      help="CR-ILD's consistency weight w (study: 0.1; 0: off; needs --supplementary mixup): adds "
+      "w * epoch/n_epochs * L_IC (losses.consistency_loss, related.consistency_ramp)")
+    # optimisation
+    a("--lr", type=float, help="student learning rate (default 1e-5, the authors' BERT 1e-5 or 2e-5; "
+      "3e-4 for language modeling, the authors' Qwen3 students)")
+    a("--optimizer", default="adamw", choices=OPTIMIZERS, help="adamw (fused), or adafactor with a fixed "
+      "learning rate (scale_parameter=False, relative_step=False: the authors' T5 runs)")
+    a("--warmup-steps", type=int, default=0, help="linear warm-up steps before the linear decay (authors: "
+      "0 for BERT, 100 for BART, 500 for T5)")
+    a("--batch-size", type=int, default=32)
+    a("--epochs", type=float, default=10.0, help="student epochs (authors: 10; SST-2: 20)")
+    a("--max-steps", type=int, help="cap on student steps (short runs)")
+    a("--weight-decay", type=float, default=0.0)
+    a("--max-grad-norm", type=float, default=1.0, help="gradient clipping (Hugging Face Trainer's default)")
+    a("--eval-every", type=int, default=1000, help="dev evaluation interval in steps (authors: 1000)")
+    a("--eval-every-epochs", type=float, help="dev evaluation interval in epochs instead, e.g. 0.3 (the "
+      "authors' --val_check_interval 0.3 for BART and T5)")
+    a("--eval-steps", help="extra comma-separated steps at which to evaluate (learning curves)")
+    a("--num-beams", type=int, help="beam size for generation (default: 5 for dart, 4 otherwise)")
+    a("--batch-order", default="shuffle", choices=("shuffle", "bucket"),
+      help="training batches: shuffle (random rows), or bucket (random batches of rows of similar length: "
+      "less padding, see data.batches)")
+    a("--seed", default="0", help="random seed of a student: its init, dropout and (by default) data order "
+      "(comma list: lockstep)")
+    a("--data-seed", type=int, help="one data order for every student (default: each student's own --seed)")
+    a("--out", default="runs/student", help="output directory")
+    a("--overwrite", action="store_true", help="replace a finished run in --out")
+    a("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    a("--device", default="cuda" if torch.cuda.is_available() else "cpu",
+      help="where models and batches live (default: cuda if available, else cpu); under torchrun each "
+      "process takes the GPU of its LOCAL_RANK")
+    a("--bf16", default="auto", choices=("auto", "yes", "no"),
+      help="bf16 autocast for forward passes and losses; auto: on for CUDA, off on CPU")
+    return p.parse_args(argv)
+
+
+POSITIVE = ("max_length", "teacher_epochs", "student_layers", "temperature", "batch_size", "epochs",
+            "max_grad_norm", "eval_every")
+
+
+POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
+                     "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
+                     "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha")
+
+
+NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
+                "warmup_steps", "teacher_warmup_steps", "lora", "teacher_lora", "lora_dropout")
+
+
+def check_numbers(args):
+    """Out-of-range numbers are refused here, not deep in training."""
+    for name in POSITIVE + POSITIVE_IF_GIVEN + NOT_NEGATIVE:
+        value = getattr(args, name)
+        if value is None:
+            continue
+        if not (math.isfinite(value) and (value >= 0 if name in NOT_NEGATIVE else value > 0)):
+            bound = "at least 0" if name in NOT_NEGATIVE else "greater than 0"
+            raise ValueError(f"--{name.replace('_', '-')} {value} is out of range; give a number {bound}")
+
+
+def run_names(args):
+    """Every (init, strategy, seed) combination and the directory it writes to; bad flags that
+    need no model are refused here, before a teacher is loaded or fine-tuned."""
+    check_numbers(args)
+    inits, strategies, seeds = (v.split(",") for v in (args.init, args.strategy, args.seed))
+    if not all(seed.strip().isdigit() for seed in seeds):
+        raise ValueError(f"--seed {args.seed!r} must be whole numbers, e.g. 0 or 0,1,2")
+    combos = list(itertools.product(inits, strategies, [int(s) for s in seeds]))
+    for init, strategy, _ in combos:
+        if init not in ("copy", "random"):
+            raise ValueError(f"unknown init {init!r}; choose copy or random")
+        if strategy not in mapping.STRATEGIES:
+            raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(mapping.STRATEGIES)}")
+        if init == "copy" and args.student_width:
+            raise ValueError("copy init needs the teacher's width; use --init random with --student-width")
+    if args.eval_steps and not all(s.strip().isdigit() for s in args.eval_steps.split(",")):
+        raise ValueError(f"--eval-steps {args.eval_steps!r} must be comma-separated step numbers, e.g. 50,100")
+    related.check_flags(args.objective, args.supplementary, args.consistency, int(os.environ.get("WORLD_SIZE", 1)))
+    if args.stage1_epochs and args.objective == "kd-only":
+        raise ValueError("--stage1-epochs trains the matching terms first, but --objective kd-only has none")
+    if len(combos) == 1:
+        return [(*combos[0], Path(args.out))]
+    return [(i, s, seed, Path(args.out, f"{i}-{s}-seed{seed}")) for i, s, seed in combos]
+
+
+def finished(args, init, strategy, seed, out):
+    """Has this run finished in `out` before? A single run writes to --out itself, so another run's
+    metrics.json there means two jobs share one directory: refused, not taken as this run's."""
+    path = out / "metrics.json"
+    if not path.exists():
+        return False
+    done = json.loads(path.read_text())
+    theirs = (done.get("init"), done.get("strategy"), done.get("seed"))
+    this = (init, "pairs" if args.pairs else strategy, seed)
+    if theirs != this:
+        raise ValueError(f"{out} holds the finished run {'{}-{}-seed{}'.format(*theirs)}, not "
+                         f"{'{}-{}-seed{}'.format(*this)}; give this run another --out")
+    return True
+
+
+def resolve_settings(args, task):
+    """The command line with every task-dependent default filled in, once, right after the task is
+    loaded: the rest of the program reads these settings and never changes them."""
+    language_model = task["kind"] == "language-modeling"
+    if (args.lora or args.teacher_lora) and not language_model:
+        raise ValueError("--lora and --teacher-lora are implemented for decoder-only language models (the "
+                         "authors' LLM setting), not for a task of kind " + repr(task["kind"]))
+    teacher_base = args.teacher_base or default_teacher_base(task)
+    return argparse.Namespace(**{
+        **vars(args),
+        "hid_reduction": args.hid_reduction or {"classification": "bert", "generation": "seq2seq",
+                                                "language-modeling": "token"}[task["kind"]],
+        "hid_norm": args.hid_norm or ("l2" if language_model else "none"),
+        "match_embeddings": args.match_embeddings == "yes" or (args.match_embeddings == "auto" and not language_model),
+        "lr": args.lr or (3e-4 if language_model else 1e-5),
+        "teacher_lr": args.teacher_lr or (1e-3 if teacher_base in families.SCRATCH_TEACHERS else 2e-5),
+        "num_beams": args.num_beams or (5 if task["name"] == "dart" else 4),
+        "teacher_base": teacher_base,
+        "bf16": args.bf16 == "yes" or (args.bf16 == "auto" and torch.device(args.device).type == "cuda")})
+
+
+def default_teacher_base(task):
+    if task["kind"] == "language-modeling":
+        return "scratch-llama" if task["offline"] else "Qwen/Qwen3-8B"
+    if task["offline"]:
+        return "minilm"
+    return {"dart": "facebook/bart-large", "wmt16-en-ro": "t5-base"}.get(task["name"], "bert-base-uncased")
+
+
+def stage_settings(settings, stage):
+    """The settings of stage 1 or 2 of --stage1-epochs (Wang et al. 2023; Ko et al. 2023).
+
+    Stage 1: the matching terms alone (hidden or attention loss, and CR-ILD's consistency
+    term), CE and KL weighted 0. Stage 2: prediction matching alone, a_ce * CE + a_kl * KL
+    (Wang: (1 - b) CE + b KD, e.g. --a-ce 0.5 --a-kl 0.5 --temperature 2; CR-ILD: soft CE on
+    the teacher's logits, --a-ce 0 --a-kl 1 --temperature 2), on clean inputs.
+
+    Each stage gets a fresh optimiser and schedule (warm-up included), as in both studies,
+    where stage 2 is a separate run started from stage 1's last checkpoint. Wang et al.:
+    a second fairseq run with --restore-file and the same epochs, lr and warm-up; its config
+    template is not in their repository, but experiments.py removes --reset-optimizer,
+    --reset-dataloader and --reset-meters from it only to resume an interrupted run, so a
+    normal stage 2 resets the optimiser, and with it fairseq resets the lr scheduler and the
+    update count. CR-ILD: a second run_finetune.py with a new BertAdam and warm-up. The data
+    order restarts too. Deviation: CR-ILD's stage 2 uses batch 16 and 4 epochs (stage 1:
+    batch 32, 5 to 20 epochs); here both stages share --batch-size and --lr.
+    """
+    if stage == 1:
+        return argparse.Namespace(**{**vars(settings), "a_ce": 0.0, "a_kl": 0.0})
+    return argparse.Namespace(**{**vars(settings), "objective": "kd-only", "supplementary": "none",
+                                 "consistency": 0.0})

@@ -1,0 +1,90 @@
+"""How a model is scored on a task: accuracy (and F1), BLEU against every reference,
+perplexity, and the two hub tasks of the decoder-only setting as lm-eval-harness scores them
+(HellaSwag: the log-likelihood of each ending; CoQA: exact match of greedy answers).
+
+Each function takes a model in eval mode and encoded rows (data.encode), and returns plain numbers.
+"""
+import math
+
+import torch
+
+import data
+
+MAX_ANSWER_TOKENS = 32  # CoQA answers are a few words; each is cut at its first line (greedy_answers)
+
+def classification_metrics(model, rows, task, tokenizer, batch_size):
+    predicted, gold = [], []
+    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="length"):
+        labels = batch.pop("labels")
+        predicted.append(model(**data.model_inputs(data.to_device(batch, model.device))).logits.argmax(-1))
+        gold.append(labels)
+    predicted, gold = torch.cat(predicted).cpu(), torch.cat(gold)
+    metrics = {"accuracy": (predicted == gold).float().mean().item()}
+    if "f1" in task["metrics"] and task["num_labels"] == 2:  # F1 of the positive class, as GLUE reports
+        true_pos = ((predicted == 1) & (gold == 1)).sum().item()
+        metrics["f1"] = 2 * true_pos / max(1, (predicted == 1).sum().item() + (gold == 1).sum().item())
+    return metrics
+
+
+def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
+    import sacrebleu
+    predictions = []
+    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="given"):
+        batch = data.to_device(batch, model.device)
+        generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                                   num_beams=num_beams, max_new_tokens=max_length)
+        predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
+    # every reference of an example (DART has about 3); None where an example has fewer than the most
+    references = [row.get("references") or [row["target"]] for row in rows]
+    streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(max(map(len, references)))]
+    return {"bleu": sacrebleu.corpus_bleu(predictions, streams).score}, predictions
+
+
+def next_token_losses(model, batch):
+    """Each row's summed NLL of its scored next tokens (labels != -100 after the shift), and their count."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
+    return nll.sum(1), (labels != -100).sum(1)
+
+
+def perplexity(model, rows, tokenizer, batch_size):
+    """exp of the mean NLL over every scored next token of the held-out text (not a mean of
+    per-row perplexities: long rows weigh by their length)."""
+    total, count = 0.0, 0
+    for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="length"):
+        nll, n = next_token_losses(model, data.to_device(batch, model.device))
+        total, count = total + nll.sum().item(), count + n.sum().item()
+    return {"perplexity": math.exp(total / count), "nll": total / count}
+
+
+def multiple_choice(model, rows, tokenizer, batch_size):
+    """lm-eval-harness's multiple-choice scores (HellaSwag): the log-likelihood of each choice's
+    tokens given the prompt; acc picks the highest, acc_norm the highest per character of the
+    choice (lm-eval's len(choice), the leading space not counted)."""
+    sequences = [choice for row in rows for choice in row["choices"]]
+    scores = []
+    for batch in data.batches(sequences, batch_size, tokenizer.pad_token_id, order="given"):
+        scores += (-next_token_losses(model, data.to_device(batch, model.device))[0]).tolist()
+    acc = acc_norm = 0
+    for row in rows:
+        row_scores, scores = scores[:len(row["choices"])], scores[len(row["choices"]):]
+        per_character = [score / length for score, length in zip(row_scores, row["lengths"])]
+        acc += row_scores.index(max(row_scores)) == row["label"]  # the first best, as numpy's argmax
+        acc_norm += per_character.index(max(per_character)) == row["label"]
+    return {"acc": acc / len(rows), "acc_norm": acc_norm / len(rows)}
+
+
+def greedy_answers(model, rows, tokenizer, batch_size):
+    """Exact match of greedy answers (CoQA, data.coqa_exact_match): generate after the prompt,
+    keep the first line, as lm-eval-harness (which stops at "\nQ:" and keeps the first line)."""
+    total = 0.0
+    for start in range(0, len(rows), batch_size):
+        chunk = rows[start:start + batch_size]
+        batch = data.to_device(data.collate_prompts(chunk, tokenizer.pad_token_id), model.device)
+        generated = model.generate(**batch, max_new_tokens=MAX_ANSWER_TOKENS, do_sample=False, num_beams=1,
+                                   pad_token_id=tokenizer.pad_token_id)
+        answers = tokenizer.batch_decode(generated[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+        total += sum(data.coqa_exact_match(row["answers"], answer.strip().split("\n")[0])
+                     for row, answer in zip(chunk, answers))
+    return {"exact_match": total / len(rows)}
