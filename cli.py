@@ -28,7 +28,7 @@ OPTIMIZERS = ("adamw", "adafactor")
 def parse_args(argv=None, description=None):
     p = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
-    a("--task", default="synth-sentiment", help="task name (see --list-tasks); synth-* run offline")
+    a("--task", default="rt-sentiment", help="task name (see --list-tasks; offline tasks need no network)")
     a("--list-tasks", action="store_true", help="print name<TAB>kind<TAB>offline|hub per task and exit")
     a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
     a("--dev-file", help="local dev file, same columns")

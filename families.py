@@ -228,7 +228,7 @@ def from_pretrained(cls, name, **kwargs):
     except OSError as error:
         raise data.HubUnavailable(f"could not load {name!r}: not a local directory and the Hugging Face hub "
                                   f"is unreachable ({str(error).splitlines()[0][:120]}); run offline with "
-                                  f"--task synth-sentiment (see --list-tasks)") from error
+                                  f"--task rt-sentiment (see --list-tasks)") from error
 
 
 # The offline decoder-only teacher: no pretrained causal LM ships in a package, so a small

@@ -475,7 +475,7 @@ angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
     [ -f "$measured" ] || return 0
     [ "$out/angles.json" -nt "$measured" ] && return
     printf '%-45s ' "angles $name"
-    if ! "$py" angles.py --teacher "$teacher" --student "$student" --out "$out" --max-examples 200 "$@" \
+    if ! "$py" angles.py --teacher "$teacher" --student "$student" --out "$out" "$@" \
             > "$out.txt" 2>> "$log"; then
         echo "FAILED (see $log)"
         exit 1
@@ -489,11 +489,14 @@ if [ "$profile" = offline ] || [ "$profile" = quick ]; then
     # rt-sentiment's students of seed 0, before training (untrained 'random' and 'copy'
     # students) and after, for every strategy of both inits.
     teacher=$teachers/rt-sentiment students=$runs/classification/rt-sentiment
-    angles before-random "$teacher" random --task rt-sentiment --student-layers 3 --max-length 64
-    angles before-copy "$teacher" copy --task rt-sentiment --student-layers 3 --max-length 64
+    examples=200 strategies="none forward reverse all-to-one random"
+    [ "$profile" = quick ] && examples=50 strategies="forward reverse"  # a smoke test: two strategies, 50 examples
+    rt=(--task rt-sentiment --max-length 64 --max-examples "$examples")
+    angles before-random "$teacher" random "${rt[@]}" --student-layers 3
+    angles before-copy "$teacher" copy "${rt[@]}" --student-layers 3
     for init in copy random; do
-        for strategy in none forward reverse all-to-one random; do
-            angles "$init-$strategy" "$teacher" "$students/$init-$strategy-seed0" --task rt-sentiment --max-length 64
+        for strategy in $strategies; do
+            angles "$init-$strategy" "$teacher" "$students/$init-$strategy-seed0" "${rt[@]}"
         done
     done
 elif [ "$profile" = paper ]; then

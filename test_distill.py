@@ -293,7 +293,7 @@ def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as exit_info:
         run_cli("--task", "synth-sentiment", "--teacher-base", "bert-base-uncased", "--out", tmp_path)
     assert "could not load 'bert-base-uncased'" in str(exit_info.value)
-    assert "synth-sentiment" in str(exit_info.value)
+    assert "--task rt-sentiment" in str(exit_info.value)
 
 
 # ------------------------------------------------------------------ reproducible lockstep
