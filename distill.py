@@ -1,6 +1,6 @@
 """Intermediate-layer matching knowledge distillation, in one readable loop.
 
-    python distill.py                                     # offline default: synth-sentiment, MiniLM teacher
+    python distill.py                                     # offline default: rt-sentiment, MiniLM teacher
     python distill.py --task sst2                         # the paper's setup (bert-base-uncased; needs the hub)
     python distill.py --strategy forward,reverse --init copy,random   # 4 students in lockstep
 
@@ -47,16 +47,6 @@ import mapping
 import processes
 import related
 import scoring
-
-def scale_note(task, teacher_base):
-    """What kind of experiment a run is, written into every metrics.json and table."""
-    if task["name"] == "local":
-        return "local data files"
-    if not task["offline"]:
-        return "paper setup (hub models and data)"
-    teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
-    return (f"OFFLINE profile: {teacher}, task {task['name']} ({data.TASKS[task['name']]['about']}), short CPU "
-            f"training. A smaller real experiment, not the paper's setup.")
 
 
 # ----------------------------------------------------------------------------- 1. the teacher
@@ -581,6 +571,17 @@ LANGUAGE_MODEL_METRICS = {"perplexity": scoring.perplexity, "acc": scoring.multi
 
 
 # ----------------------------------------------------------------------------- 5. outputs
+def scale_note(task, teacher_base):
+    """What kind of experiment a run is, written into every metrics.json and table."""
+    if task["name"] == "local":
+        return "local data files"
+    if not task["offline"]:
+        return "paper setup (hub models and data)"
+    teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
+    return (f"OFFLINE profile: {teacher}, task {task['name']} ({data.TASKS[task['name']]['about']}), short CPU "
+            f"training. A smaller real experiment, not the paper's setup.")
+
+
 def write_json(path, payload):
     """Write atomically (temp file, then rename): a killed run never leaves a half file."""
     path = Path(path)
