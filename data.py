@@ -550,7 +550,7 @@ def load_hub_dataset(*args, **kwargs):
     try:
         return datasets.load_dataset(*args, **kwargs)
     except Exception as error:  # datasets raises many types for "no network"
-        raise HubUnavailable(f"could not load dataset {args[0]!r} {args[1:] or ''} from the Hugging Face hub "
+        raise HubUnavailable(f"could not load dataset {' '.join(map(repr, args))} from the Hugging Face hub "
                              f"({type(error).__name__}); run an offline task instead, e.g. "
                              f"--task rt-sentiment, or bible-lm for decoder-only models (see --list-tasks)"
                              ) from error

@@ -682,6 +682,8 @@ def main(argv=None):
     import transformers
     transformers.logging.set_verbosity_error()  # keep load reports and save bars out of the run's output
     transformers.utils.logging.disable_progress_bar()
+    import huggingface_hub
+    huggingface_hub.utils.logging.set_verbosity_error()  # no retry chatter before our one line when the hub fails
     try:
         names = cli.run_names(args)  # every check that needs no model and no data, first
         if args.threads:
