@@ -77,10 +77,7 @@ def get_teacher(task, settings, encoded):
         dev = encoded(tokenizer)["dev"]
         return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings)[0], directory
     torch.manual_seed(settings.teacher_seed)  # a fresh head, or a scratch-* teacher, starts from this seed
-    teacher, tokenizer = families.pretrained_model(settings.teacher_base, task["kind"], task.get("num_labels"))
-    if settings.task_vocab == "auto" and settings.teacher_base in families.MINILM_TOKENIZER and task["offline"]:
-        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)  # a speed trick for the offline tasks
-        teacher = families.shrink_vocabulary(teacher, kept_ids)
+    teacher, tokenizer = pretrained_base(task, settings)
     if task["label_names"]:
         teacher.config.id2label = dict(enumerate(task["label_names"]))
         teacher.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
@@ -107,6 +104,16 @@ def get_teacher(task, settings, encoded):
     if processes.world_size() > 1:  # every rank goes on with rank 0's best checkpoint
         teacher = families.load_model(directory, task["kind"])
     return teacher, tokenizer, run.get("best_metrics"), directory
+
+
+def pretrained_base(task, settings):
+    """--teacher-base with the task's head, and its tokenizer. Offline tasks on the packaged MiniLM
+    tokenizer keep only the task's word pieces (--task-vocab auto: a speed trick, same tokenisation)."""
+    model, tokenizer = families.pretrained_model(settings.teacher_base, task["kind"], task.get("num_labels"))
+    if settings.task_vocab == "auto" and settings.teacher_base in families.MINILM_TOKENIZER and task["offline"]:
+        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)
+        model = families.shrink_vocabulary(model, kept_ids)
+    return model, tokenizer
 
 
 def check_label_order(teacher, task):
@@ -228,9 +235,7 @@ def copy_source(teacher, task, settings):
     fresh and left fresh; the offline profile's smaller vocabulary is applied to it as well."""
     if settings.copy_source == "teacher":
         return teacher
-    source, tokenizer = families.pretrained_model(settings.teacher_base, task["kind"], task.get("num_labels"))
-    if settings.task_vocab == "auto" and settings.teacher_base == "minilm" and task["offline"]:  # as get_teacher
-        source = families.shrink_vocabulary(source, data.task_vocabulary(tokenizer, task)[1])
+    source, _ = pretrained_base(task, settings)
     if families.vocabulary_size(source.config) != families.vocabulary_size(teacher.config):
         raise ValueError(f"--copy-source pretrained: {settings.teacher_base} has another vocabulary than the "
                          f"teacher; give the --teacher-base the teacher was fine-tuned from")
@@ -369,7 +374,7 @@ def student_loss(run, batch, teacher, settings):
         outputs = run.get("wrapped", run["model"])(**data.model_inputs(batch), output_hidden_states=run["needs_hidden"])
     parts = {"ce": outputs.loss}
     if teacher is not None:
-        config = run["model"].config
+        config, maps = run["model"].config, projections(run["model"])
         student_logits, scored = scored_logits(outputs.logits, batch, config)
         parts["kl"] = losses.kd_loss(student_logits, scored_logits(teacher["outputs"].logits, batch, config)[0],
                                      settings.temperature, scored)
@@ -377,8 +382,8 @@ def student_loss(run, batch, teacher, settings):
             parts["hid"] = losses.stacks_hidden_loss(hidden_states(outputs, config),
                                                      hidden_states(teacher["outputs"], config), run["pairs"],
                                                      token_masks(batch, config), settings.hid_reduction,
-                                                     settings.hid_norm, projections(run["model"]))
-        parts.update(related.terms(run, batch, outputs, attention, teacher, settings, projections(run["model"])))
+                                                     settings.hid_norm, maps)
+        parts.update(related.terms(run, batch, outputs, attention, teacher, settings, maps))
     weights = {"ce": settings.a_ce, "kl": settings.a_kl, "hid": settings.a_hid, "att": settings.a_att,
                "ic": settings.consistency}
     return sum(weights[name] * value for name, value in parts.items()), parts
