@@ -136,7 +136,7 @@ pairs_jobs() {  # Table 1 on verse pairs (the paper's QQP/QNLI cells), 3 seeds
 ablations_jobs() {  # depth (1, 2 and 4 layers; 3 is Table 1) and width (192, learned maps), seeds 0 and 1
     offline_settings
     local seed depth
-    for seed in ${SEEDS:-"0 1"}; do
+    for seed in ${SEEDS:-0 1}; do
         for depth in 1 2 4; do
             job "depth/layers-$depth" 300 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers "$depth" \
                 "${copy_init[@]}" --strategy none,forward,reverse --seed "$seed"

@@ -1,4 +1,5 @@
 """run_all.sh --plan: every profile's distill.py command lines, checked against the authors' settings (PAPER.md)."""
+import re
 import shlex
 import shutil
 import subprocess
@@ -48,6 +49,13 @@ def test_plan_prints_every_job_and_creates_nothing(tmp_path, profile):
     jobs = plan(tmp_path, profile)
     assert jobs and all(job["out"].startswith(f"runs/{profile}/") for job in jobs)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_all.sh"]  # no .venv, runs/ or results/
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_every_job_names_seeds_distill_accepts(tmp_path, profile):
+    """A seed list is commas (0,1,2); a shell word like '0 1' would fail only when the job starts."""
+    for job in plan(tmp_path, profile):
+        assert re.fullmatch(r"\d+(,\d+)*", job.get("seed", "0")), job
 
 
 def test_plan_may_come_first_and_defaults_to_offline(tmp_path):
