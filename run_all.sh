@@ -138,10 +138,14 @@ ablations_jobs() {  # depth (1, 2 and 4 layers; 3 is Table 1) and width (192, le
     local seed depth
     for seed in ${SEEDS:-0 1}; do
         for depth in 1 2 4; do
+            # one student layer has one matched block: reverse is forward (6 <- 1), so depth 1
+            # contrasts forward with all-to-one (3 <- 1) instead of running one configuration twice
+            local strategies=none,forward,reverse
+            [ "$depth" = 1 ] && strategies=none,forward,all-to-one
             job "depth/layers-$depth" 300 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers "$depth" \
-                "${copy_init[@]}" --strategy none,forward,reverse --seed "$seed"
+                "${copy_init[@]}" --strategy "$strategies" --seed "$seed"
             job "depth/layers-$depth" 300 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers "$depth" \
-                "${random_init[@]}" --strategy none,forward,reverse --seed "$seed"
+                "${random_init[@]}" --strategy "$strategies" --seed "$seed"
         done
         job "width/width-192" 200 $(classifier_teacher rt-sentiment) "${student[@]}" --student-width 192 \
             "${random_init[@]}" --strategy none,forward,reverse --seed "$seed"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import mapping
+
 HERE = Path(__file__).parent
 PROFILES = ("offline", "pairs", "generation", "ablations", "related", "quick", "mpnet", "paper")
 
@@ -56,6 +58,18 @@ def test_every_job_names_seeds_distill_accepts(tmp_path, profile):
     """A seed list is commas (0,1,2); a shell word like '0 1' would fail only when the job starts."""
     for job in plan(tmp_path, profile):
         assert re.fullmatch(r"\d+(,\d+)*", job.get("seed", "0")), job
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_no_job_trains_one_configuration_under_two_names(tmp_path, profile):
+    """Two strategies with the same layer pairs are one configuration: at one student layer, reverse is forward.
+    ('random' is a seeded draw that may equal another list; the report says so where it does.)"""
+    teacher_layers = 12 if profile in ("paper", "mpnet") else 6  # bert/bart-large/t5-base and MPNet; MiniLM
+    for job in plan(tmp_path, profile):
+        student_layers = int(job.get("student-layers", 3))
+        strategies = [s for s in job.get("strategy", "forward").split(",") if s not in ("none", "random")]
+        pairs = [tuple(mapping.match(s, teacher_layers, student_layers)) for s in strategies]
+        assert len(set(pairs)) == len(pairs), job
 
 
 def test_plan_may_come_first_and_defaults_to_offline(tmp_path):
