@@ -138,14 +138,15 @@ def verdict(init, score, differences, name):
 
 
 def same_pairs_notes(runs):
-    """'random' is a seeded permutation: say where a seed drew another strategy's pairs."""
-    pairs = {(r["init"], r["strategy"], r["seed"]): r.get("pairs") for r in runs}
-    notes = []
-    for (init, strategy, seed), drawn in sorted(pairs.items()):
-        for other in ("forward", "reverse") if strategy == "random" else ():
-            if drawn and pairs.get((init, other, seed)) == drawn:
-                notes.append(f"{init} init, seed {seed}: the drawn 'random' order equals '{other}' (same pairs).")
-    return notes
+    """Two strategies with the same layer pairs are one configuration (a seed's 'random' draw may be
+    'reverse'): say so wherever it happens."""
+    by_draw = {}
+    for r in runs:
+        if any(r.get("pairs", {}).values()):
+            key = (r["init"], r["seed"], json.dumps(r["pairs"], sort_keys=True))
+            by_draw.setdefault(key, []).append(r["strategy"])
+    return [f"{init} init, seed {seed}: {' and '.join(sorted(strategies))} have the same layer pairs "
+            "(one configuration)." for (init, seed, _), strategies in sorted(by_draw.items()) if len(strategies) > 1]
 
 
 def teacher_metrics(run):
@@ -259,96 +260,123 @@ def section_grid(runs, table, title):
 
 
 def section_ablation(runs, table, title, column, value):
-    """An ablation's runs, plus Table 1's seed-0 cells of the same task, inits and strategies
-    (the default depth and width), so that every row of the ablation is in one table."""
+    """An ablation's runs, plus Table 1's cells of the same task, inits, strategies and seeds (the
+    default depth and width), so that every row of the ablation is in one table; per value and init,
+    the paired differences from forward and a verdict, as in Table 1."""
     ablation = [r for r in runs if r["table"] == table]
     if not ablation:
         return []
-    cells = {(r["task"], r["init"], r["strategy"]) for r in ablation}
-    baseline = [r for r in runs if r["table"] == "classification" and r["seed"] == 0
-                and (r["task"], r["init"], r["strategy"]) in cells]
-    chosen = sorted(ablation + baseline, key=lambda r: (value(r), r["init"], r["strategy"]))
+    cells = {(r["task"], r["init"], r["strategy"], r["seed"]) for r in ablation}
+    baseline = [r for r in runs if r["table"] == "classification"
+                and any((r["task"], r["init"], r["seed"]) == (task, init, seed) for task, init, _, seed in cells)
+                and r["strategy"] in {strategy for _, _, strategy, _ in cells}]
+    chosen = ablation + baseline
+    seeds = sorted({r["seed"] for r in ablation})
     split = next(iter(chosen[0]["metrics"]))  # the score's split: dev, or MNLI's dev-matched
-    lines = [f"### {title} ({chosen[0]['task']}, seed 0, {chosen[0]['steps']} steps)", "",
-             f"| {column} | init | strategy | {split} {metric_name(chosen[0])} |", "|---|---|---|---|"]
-    lines += [f"| {value(r)} | {r['init']} | {r['strategy']} | {r['score'] * 100:.1f} |" for r in chosen]
-    return lines + [""]
+    lines = [f"### {title} ({chosen[0]['task']}, {chosen[0]['steps']} steps, seeds {seeds})", "",
+             f"| {column} | init | strategy | {split} {metric_name(chosen[0])} | per seed ({', '.join(map(str, seeds))}) "
+             "| minus forward, paired |", "|---|---|---|---|---|---|"]
+    verdicts = []
+    for group_value in sorted({value(r) for r in chosen}):
+        for init in ("random", "copy"):
+            group = [r for r in chosen if value(r) == group_value and r["init"] == init]
+            if not group:
+                continue
+            score = {(r["strategy"], r["seed"]): r["score"] * 100 for r in group}
+            differences = paired_differences(score)
+            for strategy in (s for s in STRATEGIES if any(r["strategy"] == s for r in group)):
+                per_seed = " / ".join(f"{score[(strategy, seed)]:.1f}" if (strategy, seed) in score else "-"
+                                      for seed in seeds)
+                paired = "-" if strategy == "forward" else cell(differences[strategy], 1)
+                values = [score[(strategy, seed)] for seed in seeds if (strategy, seed) in score]
+                lines.append(f"| {group_value} | {init} | {strategy} | {cell(values, 1)} | {per_seed} | {paired} |")
+            verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
+            verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
+    return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
 def related_rows(runs):
-    rows = []
+    """One row per related-studies setting and strategy, its scores by seed."""
+    rows = {}
     for r in sorted((r for r in runs if r["table"] == "related"), key=lambda r: r["dir"]):
         settings = r["settings"]
-        rows.append({"run": r["name"], "objective": settings.get("objective", "hidden"),
-                     "copy_from": settings.get("copy_from"), "strategy": r["strategy"],
-                     "supplementary": settings.get("supplementary") or "-",
-                     "consistency": settings.get("consistency") or 0, "score": r["score"] * 100})
-    return rows
-
-
-def seed_noise(runs, task, init):
-    """Median std over seeds of Table 1's cells for this task and init (None with one seed)."""
-    stds = []
-    for strategy in STRATEGIES:
-        scores = [r["score"] * 100 for r in runs if r["table"] == "classification" and r["task"] == task
-                  and r["init"] == init and r["strategy"] == strategy]
-        if len(scores) > 1:
-            stds.append(statistics.stdev(scores))
-    return statistics.median(stds) if stds else None
+        setting = r["name"].split("/")[0]
+        row = rows.setdefault((setting, r["strategy"]), {
+            "setting": setting, "objective": settings.get("objective", "hidden"), "copy_from": settings.get("copy_from"),
+            "strategy": r["strategy"], "supplementary": settings.get("supplementary") or "-",
+            "consistency": settings.get("consistency") or 0, "task": r["task"], "steps": r["steps"], "scores": {}})
+        row["scores"][r["seed"]] = r["score"] * 100
+    return list(rows.values())
 
 
 def section_related(runs):
     rows = related_rows(runs)
     if not rows:
         return []
-    noise = seed_noise(runs, "synth-sentiment", "copy")
-    lines = ["### Related studies (synth-sentiment, copy init, seed 0)", "",
-             "| run | objective | copied blocks | strategy | supplementary inputs | consistency w | dev accuracy |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['run']} | {r['objective']} | {r['copy_from']} | {r['strategy']} | {r['supplementary']} | "
-              f"{r['consistency']} | {r['score']:.1f} |" for r in rows]
-    caution = ("One seed per run" + (f"; Table 1's median copy-init seed std on synth-sentiment is {noise:.1f} points, so "
-                                     f"gaps under {2 * noise:.1f} points are within seed noise." if noise else "."))
+    seeds = sorted({seed for row in rows for seed in row["scores"]})
+    lines = [f"### Related studies ({rows[0]['task']}, copy init, {rows[0]['steps']} steps, seeds {seeds})", "",
+             "| setting | objective | copied blocks | strategy | supplementary inputs | consistency w | "
+             f"dev accuracy | per seed ({', '.join(map(str, seeds))}) |", "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        per_seed = " / ".join(f"{r['scores'][seed]:.1f}" if seed in r["scores"] else "-" for seed in seeds)
+        lines.append(f"| {r['setting']} | {r['objective']} | {r['copy_from']} | {r['strategy']} | "
+                     f"{r['supplementary']} | {r['consistency']} | {cell(list(r['scores'].values()), 1)} | {per_seed} |")
+    caution = ("Each claim is judged on paired differences (same seed, so the same data order): 'agrees' or "
+               "'disagrees' when the mean difference is more than twice its standard error, 'within noise' "
+               "otherwise.")
     return lines + ["", caution, ""] + [f"- {claim}" for claim in related_claims(rows)] + [""]
 
 
-def judged(better, worse):
-    """'agrees' when the claimed winner is ahead, 'disagrees' when behind, 'tie' when level."""
-    if abs(better - worse) < 0.05:
-        return "tie"
-    return "agrees" if better > worse else "disagrees"
+def judged(differences):
+    """A claim 'A beats B' from per-seed differences A - B: the mean, its standard error, and
+    'agrees' / 'disagrees' when the mean is more than twice the standard error, else 'within noise'.
+    One seed has no standard error: its sign is reported as such."""
+    average = statistics.mean(differences)
+    if len(differences) < 2:
+        sign = "tie" if abs(average) < 0.05 else "agrees" if average > 0 else "disagrees"
+        return f"{average:+.1f} (one seed): {sign}"
+    error = statistics.stdev(differences) / len(differences) ** 0.5
+    outcome = "within noise" if not distinguishable(differences) else "agrees" if average > 0 else "disagrees"
+    return f"{average:+.1f} ± {error:.1f} (paired, {len(differences)} seeds): {outcome}"
 
 
 def related_claims(rows):
-    """One sentence per claim of the related studies: does the offline run agree?"""
-    score = {(r["objective"], r["copy_from"]): r["score"] for r in rows if r["run"].startswith("objective-")}
+    """One sentence per claim of the related studies: does the offline run agree, on paired seeds?"""
+    scores = {(r["setting"], r["strategy"]): r["scores"] for r in rows}
+
+    def difference(better, worse):  # per-seed better - worse, over the seeds both have
+        a, b = scores.get(better, {}), scores.get(worse, {})
+        return [a[seed] - b[seed] for seed in sorted(a) if seed in b]
+
     claims = []
-    if all((o, c) in score for o in ("kd-only", "hidden", "attention") for c in ("lower", "upper")):
-        attention_mean = (score[("attention", "lower")] + score[("attention", "upper")]) / 2
-        others_best = max((score[(o, "lower")] + score[(o, "upper")]) / 2 for o in ("kd-only", "hidden"))
-        claims.append(f"Wang et al.: attention transfer is best overall -> mean of lower/upper: attention "
-                      f"{attention_mean:.1f} vs best other {others_best:.1f}: {judged(attention_mean, others_best)}.")
-        lower_wins = [o for o in ("kd-only", "hidden") if score[(o, "lower")] > score[(o, "upper")]]
-        claims.append(f"Wang et al.: lower-layer init beats upper for vanilla KD and hidden transfer -> lower wins "
-                      f"for {', '.join(lower_wins) or 'neither'}: "
-                      f"{'agrees' if len(lower_wins) == 2 else 'partly agrees' if lower_wins else 'disagrees'}.")
-        gaps = {o: abs(score[(o, "lower")] - score[(o, "upper")]) for o in ("kd-only", "hidden", "attention")}
-        stable = gaps["attention"] <= min(gaps["kd-only"], gaps["hidden"])
-        claims.append(f"Wang et al.: attention transfer is the most stable across inits -> lower/upper gap "
-                      f"{gaps['attention']:.1f} (attention) vs {gaps['kd-only']:.1f} (kd-only), "
-                      f"{gaps['hidden']:.1f} (hidden): {'agrees' if stable else 'disagrees'}.")
-    crild = {r["run"]: r["score"] for r in rows if r["run"].startswith("crild-")}
-    names = [f"crild-{inputs}/copy-{strategy}-seed0" for inputs in ("clean", "mixup", "mixup-consistency")
-             for strategy in ("forward", "last")]
-    if all(name in crild for name in names):
-        clean_forward, clean_last, mixup_forward, mixup_last, _, consistent_last = (crild[n] for n in names)
-        claims.append(f"Ko et al.: matching only the last layer overfits less than matching all layers -> "
-                      f"last {clean_last:.1f} vs all {clean_forward:.1f} on clean inputs: "
-                      f"{judged(clean_last, clean_forward)}.")
-        claims.append(f"Ko et al.: supplementary (mixup) inputs help last-layer matching -> {mixup_last:.1f} vs "
-                      f"{clean_last:.1f}: {judged(mixup_last, clean_last)}.")
-        claims.append(f"Ko et al.: consistency regularisation helps further -> {consistent_last:.1f} vs "
-                      f"{mixup_last:.1f}: {judged(consistent_last, mixup_last)}.")
+    objective = {(o, c): scores.get((f"objective-{o}-{c}", "forward"), {})
+                 for o in ("kd-only", "hidden", "attention") for c in ("lower", "upper")}
+    seeds = sorted(set.intersection(*(set(v) for v in objective.values())))
+    if seeds:
+        mean = {o: [(objective[(o, "lower")][s] + objective[(o, "upper")][s]) / 2 for s in seeds]
+                for o in ("kd-only", "hidden", "attention")}
+        other = max(("kd-only", "hidden"), key=lambda o: statistics.mean(mean[o]))
+        claims.append(f"Wang et al.: attention transfer is best overall -> mean of lower/upper init, attention "
+                      f"minus {other} (the better other objective): "
+                      f"{judged([a - b for a, b in zip(mean['attention'], mean[other])])}.")
+        for o in ("kd-only", "hidden"):
+            claims.append(f"Wang et al.: lower-block init beats upper for {o} -> lower minus upper: "
+                          f"{judged([objective[(o, 'lower')][s] - objective[(o, 'upper')][s] for s in seeds])}.")
+        gap = {o: [abs(objective[(o, "lower")][s] - objective[(o, "upper")][s]) for s in seeds]
+               for o in ("kd-only", "hidden", "attention")}
+        claims.append(f"Wang et al.: attention transfer is the most stable across inits -> lower/upper gap, the "
+                      f"smaller other gap minus attention's (mean gaps: attention {statistics.mean(gap['attention']):.1f}, "
+                      f"kd-only {statistics.mean(gap['kd-only']):.1f}, hidden {statistics.mean(gap['hidden']):.1f}): "
+                      f"{judged([min(k, h) - a for k, h, a in zip(gap['kd-only'], gap['hidden'], gap['attention'])])}.")
+    if difference(("crild-clean", "last"), ("crild-clean", "forward")):
+        claims.append("Ko et al.: matching only the last layer overfits less than matching all layers -> last minus "
+                      f"all on clean inputs: {judged(difference(('crild-clean', 'last'), ('crild-clean', 'forward')))}.")
+    if difference(("crild-mixup", "last"), ("crild-clean", "last")):
+        claims.append("Ko et al.: supplementary (mixup) inputs help last-layer matching -> mixup minus clean: "
+                      f"{judged(difference(('crild-mixup', 'last'), ('crild-clean', 'last')))}.")
+    if difference(("crild-mixup-consistency", "last"), ("crild-mixup", "last")):
+        claims.append("Ko et al.: consistency regularisation helps further -> with minus without: "
+                      f"{judged(difference(('crild-mixup-consistency', 'last'), ('crild-mixup', 'last')))}.")
     return claims
 
 

@@ -17,6 +17,7 @@ def write_run(root, table, name, init, strategy, seed, score, kind="classificati
                "history": [{"step": 50, "score": score / 2}, {"step": 150, "score": score}],
                "teacher": {"dir": str(teacher_dir), "metrics": {"dev": {"accuracy": 0.99}}},
                "settings": extra}
+    metrics.update({key: extra.pop(key) for key in ("student_layers", "pairs") if key in extra})
     (directory / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -57,30 +58,60 @@ def test_grid_table_means_stds_and_verdicts(project):
     assert "old" not in readme
 
 
-def test_related_claims_are_judged_from_the_numbers(project):
-    for objective, lower, upper in (("kd-only", 0.70, 0.60), ("hidden", 0.75, 0.65), ("attention", 0.80, 0.79)):
-        for copy_from, score in (("lower", lower), ("upper", upper)):
-            write_run(project, "related", f"objective-{objective}-{copy_from}", "copy", "forward", 0, score,
-                      objective=objective, copy_from=copy_from)
+def test_related_claims_are_judged_on_paired_seeds(project):
+    # seed 1 moves every run by the same 5 points: paired differences see through it, two stds would not
+    for seed, shift in ((0, 0.0), (1, 0.05), (2, 0.02)):
+        for objective, lower, upper in (("kd-only", 0.70, 0.60), ("hidden", 0.75, 0.65), ("attention", 0.80, 0.79)):
+            for copy_from, score in (("lower", lower), ("upper", upper + (0.001 * seed if objective == "attention" else 0))):
+                write_run(project, "related", f"objective-{objective}-{copy_from}/copy-forward-seed{seed}", "copy",
+                          "forward", seed, score + shift, objective=objective, copy_from=copy_from)
     run_report("--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "mean of lower/upper: attention 79.5 vs best other 70.0: agrees" in tables
-    assert "lower wins for kd-only, hidden: agrees" in tables
-    assert "gap 1.0 (attention) vs 10.0 (kd-only), 10.0 (hidden): agrees" in tables
+    assert "| objective-kd-only-lower | kd-only | lower | forward | - | 0 | 72.3 ± 2.5 | 70.0 / 75.0 / 72.0 |" in tables
+    assert "attention minus hidden (the better other objective): +9.6 ± 0.0 (paired, 3 seeds): agrees" in tables
+    assert "beats upper for kd-only -> lower minus upper: +10.0 ± 0.0 (paired, 3 seeds): agrees" in tables
+    assert "(mean gaps: attention 0.9, kd-only 10.0, hidden 10.0): +9.1 ± 0.1 (paired, 3 seeds): agrees" in tables
     assert "old" in (project / "README.md").read_text()  # --no-readme leaves it alone
 
 
-def test_crild_claims_call_a_tie_a_tie(project):
-    scores = {"clean": (0.70, 0.75), "mixup": (0.70, 0.75), "mixup-consistency": (0.70, 0.72)}
-    for inputs, (forward, last) in scores.items():
-        for strategy, score in (("forward", forward), ("last", last)):
-            write_run(project, "related", f"crild-{inputs}/copy-{strategy}-seed0", "copy", strategy, 0, score,
-                      copy_from="lower")
+def test_crild_claims_say_within_noise_when_seeds_disagree(project):
+    scores = {"clean": ((0.70, 0.75), (0.72, 0.74)),  # last ahead in both seeds
+              "mixup": ((0.70, 0.77), (0.72, 0.72)),  # mixup - clean for last: +2, -2
+              "mixup-consistency": ((0.70, 0.72), (0.70, 0.70))}  # consistency - mixup: -5, -2
+    for inputs, per_seed in scores.items():
+        for seed, (forward, last) in enumerate(per_seed):
+            for strategy, score in (("forward", forward), ("last", last)):
+                write_run(project, "related", f"crild-{inputs}/copy-{strategy}-seed{seed}", "copy", strategy, seed,
+                          score, copy_from="lower")
     run_report("--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "last 75.0 vs all 70.0 on clean inputs: agrees" in tables
-    assert "help last-layer matching -> 75.0 vs 75.0: tie" in tables
-    assert "helps further -> 72.0 vs 75.0: disagrees" in tables
+    assert "last minus all on clean inputs: +3.5 ± 1.5 (paired, 2 seeds): agrees" in tables
+    assert "mixup minus clean: +0.0 ± 2.0 (paired, 2 seeds): within noise" in tables
+    assert "with minus without: -3.5 ± 1.5 (paired, 2 seeds): disagrees" in tables
+
+
+def test_one_seed_claims_say_one_seed(project):
+    for strategy, score in (("forward", 0.70), ("last", 0.70)):
+        write_run(project, "related", f"crild-clean/copy-{strategy}-seed0", "copy", strategy, 0, score,
+                  copy_from="lower")
+    run_report("--no-readme")
+    assert "last minus all on clean inputs: +0.0 (one seed): tie" in (project / "results" / "offline" / "tables.md").read_text()
+
+
+def test_ablation_rows_bring_table_1s_cells_of_the_same_seeds_and_flag_one_configuration(project):
+    pairs = {"forward": {"encoder": [[0, 0], [1, 6]]}, "reverse": {"encoder": [[0, 0], [1, 6]]}}
+    for seed in (0, 1):
+        for strategy, score in (("forward", 0.70 + seed / 100), ("reverse", 0.68 + seed / 100)):
+            write_run(project, "depth", f"layers-1/copy-{strategy}-seed{seed}", "copy", strategy, seed, score,
+                      student_layers={"encoder": 1}, pairs=pairs[strategy])
+    for seed, score in ((0, 0.80), (1, 0.81), (2, 0.90)):  # Table 1's seed 2 is not in the ablation
+        write_run(project, "classification", f"t/copy-forward-seed{seed}", "copy", "forward", seed, score)
+    run_report("--no-readme")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "| 1 | copy | reverse | 68.5 ± 0.7 | 68.0 / 69.0 | -2.0 ± 0.0 |" in tables
+    assert "| 2 | copy | forward | 80.5 ± 0.7 | 80.0 / 81.0 | - |" in tables  # Table 1's seeds 0 and 1 only
+    assert "student layers 1, copy init: matching strategies span 2.0 accuracy points" in tables
+    assert "student layers 1: copy init, seed 0: forward and reverse have the same layer pairs" in tables
 
 
 def test_no_runs_is_one_clear_error(project):
@@ -168,7 +199,7 @@ def test_paper_ablation_names_the_split_and_the_projections(project):
     path.write_text(json.dumps(run))
     run_report("--profile", "paper")
     tables = (project / "results" / "paper" / "tables.md").read_text()
-    assert "### Table 4, student width (random init, fixed projections) (mnli, seed 0, 1000 steps)" in tables
+    assert "### Table 4, student width (random init, fixed projections) (mnli, 1000 steps, seeds [0])" in tables
     assert "| width | init | strategy | dev-matched accuracy |" in tables
     assert "| 384 | random | forward | 70.0 |" in tables
 
