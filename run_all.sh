@@ -152,26 +152,25 @@ ablations_jobs() {  # depth (1, 2 and 4 layers; 3 is Table 1) and width (192, le
     done
 }
 
-related_jobs() {  # the related studies on rt-sentiment, 3 seeds
+related_jobs() {  # the related studies on rt-sentiment, 3 seeds, each setting's seeds trained in lockstep
     offline_settings
-    local seed objective copy_from
-    for seed in $seeds; do
-        # Wang et al. 2023: objectives x copying the lower or upper teacher blocks
-        for objective in kd-only hidden attention; do
-            for copy_from in lower upper; do
-                job "related/objective-$objective-$copy_from" 120 $(classifier_teacher rt-sentiment) "${student[@]}" \
-                    "${copy_init[@]}" --strategy forward --objective "$objective" --copy-from "$copy_from" --seed "$seed"
-            done
+    local objective copy_from seed_list=${seeds// /,}
+    # Wang et al. 2023: objectives x copying the lower or upper teacher blocks
+    for objective in kd-only hidden attention; do
+        for copy_from in lower upper; do
+            job "related/objective-$objective-$copy_from" 400 $(classifier_teacher rt-sentiment) "${student[@]}" \
+                "${copy_init[@]}" --strategy forward --objective "$objective" --copy-from "$copy_from" \
+                --seed "$seed_list"
         done
-        # Ko et al. 2023 (CR-ILD): all-layer vs last-layer matching on clean inputs, on mixup
-        # inputs, and with consistency regularisation; bottom-block init as in the study
-        local crild=(--copy-from lower --strategy forward,last --seed "$seed")
-        job "related/crild-clean" 200 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
-        job "related/crild-mixup" 300 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
-            "${crild[@]}" --supplementary mixup
-        job "related/crild-mixup-consistency" 300 $(classifier_teacher rt-sentiment) "${student[@]}" \
-            "${copy_init[@]}" "${crild[@]}" --supplementary mixup --consistency 0.1
     done
+    # Ko et al. 2023 (CR-ILD): all-layer vs last-layer matching on clean inputs, on mixup
+    # inputs, and with consistency regularisation; bottom-block init as in the study
+    local crild=(--copy-from lower --strategy forward,last --seed "$seed_list")
+    job "related/crild-clean" 600 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
+    job "related/crild-mixup" 900 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
+        "${crild[@]}" --supplementary mixup
+    job "related/crild-mixup-consistency" 900 $(classifier_teacher rt-sentiment) "${student[@]}" \
+        "${copy_init[@]}" "${crild[@]}" --supplementary mixup --consistency 0.1
 }
 
 generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 cell), BERT2BERT from MiniLM

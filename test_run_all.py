@@ -1,4 +1,5 @@
 """run_all.sh --plan: every profile's distill.py command lines, checked against the authors' settings (PAPER.md)."""
+import itertools
 import re
 import shlex
 import shutil
@@ -70,6 +71,21 @@ def test_no_job_trains_one_configuration_under_two_names(tmp_path, profile):
         strategies = [s for s in job.get("strategy", "forward").split(",") if s not in ("none", "random")]
         pairs = [tuple(mapping.match(s, teacher_layers, student_layers)) for s in strategies]
         assert len(set(pairs)) == len(pairs), job
+
+
+@pytest.mark.parametrize("profile", PROFILES + ("lm",))
+def test_every_run_of_a_plan_has_its_own_directory(tmp_path, profile):
+    """distill.py writes a single run to --out itself and several to --out/INIT-STRATEGY-seedN (cli.run_names):
+    two jobs whose runs land in one directory would end the profile half-way ("holds the finished run")."""
+    directories = []
+    for job in plan(tmp_path, profile):
+        combos = list(itertools.product(job.get("init", "copy").split(","), job.get("strategy", "forward").split(","),
+                                        job.get("seed", "0").split(",")))
+        if len(combos) == 1:
+            directories.append(job["out"])
+        else:
+            directories += [f"{job['out']}/{init}-{strategy}-seed{seed}" for init, strategy, seed in combos]
+    assert len(directories) == len(set(directories)), [d for d in directories if directories.count(d) > 1][:3]
 
 
 def test_plan_may_come_first_and_defaults_to_offline(tmp_path):
