@@ -295,6 +295,16 @@ def section_ablation(runs, table, title, column, value):
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
+def table1_runs():
+    """The offline profile's Table 1 runs, the ablations' default depth and width: from runs/offline
+    where this machine ran it, else from the committed results/offline/runs.json."""
+    runs = [r for r in load_runs("offline") if r["table"] == "classification"]
+    saved = Path("results", "offline", "runs.json")
+    if not runs and saved.exists():
+        runs = [r for r in json.loads(saved.read_text()) if r["table"] == "classification"]
+    return runs
+
+
 def related_rows(runs):
     """One row per related-studies setting and strategy, its scores by seed."""
     rows = {}
@@ -434,10 +444,11 @@ def main():
     lines += section_grid(runs, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_grid(runs, "language-modeling", "Decoder-only students")
-    lines += section_ablation(runs, "depth", "Table 3, student depth", "student layers",
+    with_table1 = runs + (table1_runs() if args.profile == "ablations" else [])  # the default depth and width
+    lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})
-    lines += section_ablation(runs, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
+    lines += section_ablation(with_table1, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
                               "projections)", "width", lambda r: r["student_width"])
     lines += section_related(runs)
     lines += section_angles(args.profile)

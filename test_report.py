@@ -7,8 +7,8 @@ import pytest
 import report
 
 
-def write_run(root, table, name, init, strategy, seed, score, kind="classification", **extra):
-    directory = root / "runs" / "offline" / table / name
+def write_run(root, table, name, init, strategy, seed, score, kind="classification", profile="offline", **extra):
+    directory = root / "runs" / profile / table / name
     directory.mkdir(parents=True)
     teacher_dir = root / "runs" / "offline" / "teachers" / "t"
     metrics = {"task": "synth-sentiment", "kind": kind, "offline": True, "strategy": strategy, "init": init,
@@ -112,6 +112,21 @@ def test_ablation_rows_bring_table_1s_cells_of_the_same_seeds_and_flag_one_confi
     assert "| 2 | copy | forward | 80.5 ± 0.7 | 80.0 / 81.0 | - |" in tables  # Table 1's seeds 0 and 1 only
     assert "student layers 1, copy init: matching strategies span 2.0 accuracy points" in tables
     assert "student layers 1: copy init, seed 0: forward and reverse have the same layer pairs" in tables
+
+
+def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(project):
+    for seed in (0, 1):
+        write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,
+                  profile="ablations", student_layers={"encoder": 2})
+    table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random", "strategy": "forward",
+               "seed": seed, "score": 0.75, "steps": 150, "metrics": {"dev": {"accuracy": 0.75}},
+               "student_layers": {"encoder": 3}, "student_width": 384} for seed in (0, 1, 2)]
+    (project / "results" / "offline").mkdir(parents=True)
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))  # no runs/offline here
+    run_report("--profile", "ablations")
+    tables = (project / "results" / "ablations" / "tables.md").read_text()
+    assert "| 3 | random | forward | 75.0 ± 0.0 | 75.0 / 75.0 | - |" in tables  # Table 1's seeds 0 and 1
+    assert len(json.loads((project / "results" / "ablations" / "runs.json").read_text())) == 2  # its own runs only
 
 
 def test_no_runs_is_one_clear_error(project):
