@@ -53,6 +53,7 @@ def load_runs(profile):
             continue
         parts = path.relative_to(Path("runs", profile)).parts
         run["table"], run["name"], run["dir"] = parts[0], "/".join(parts[1:-1]), str(path.parent)
+        run["lr"] = run.get("settings", {}).get("lr")  # kept in runs.json, which leaves the settings out
         runs.append(run)
     return runs
 
@@ -305,6 +306,31 @@ def table1_runs():
     return runs
 
 
+def section_learning_rate(runs):
+    """The recipe's learning rate per init: every lr's learning curve (mean over seeds at each
+    evaluation) and best score, none and forward matching; Table 1's runs are the default lr's rows."""
+    sweep = [r for r in runs if r["table"] == "lr"]
+    if not sweep:
+        return []
+    cells = {(r["task"], r["init"], r["seed"]) for r in sweep}
+    strategies = {r["strategy"] for r in sweep}
+    chosen = sweep + [r for r in table1_runs() if (r["task"], r["init"], r["seed"]) in cells
+                      and r["strategy"] in strategies]
+    seeds = sorted({r["seed"] for r in sweep})
+    steps = [h["step"] for h in sweep[0]["history"]]
+    lines = [f"### Learning rate per init ({sweep[0]['task']}, {sweep[0]['steps']} steps, seeds {seeds})", "",
+             f"| init | lr | strategy | dev accuracy (best) | per seed ({', '.join(map(str, seeds))}) | "
+             + " | ".join(f"step {step}" for step in steps) + " |", "|---|---|---|---|---|" + "---|" * len(steps)]
+    for init, lr, strategy in sorted({(r["init"], r["lr"], r["strategy"]) for r in chosen},
+                                     key=lambda key: (key[0] != "random", key[1], STRATEGIES.index(key[2]))):
+        group = sorted((r for r in chosen if (r["init"], r["lr"], r["strategy"]) == (init, lr, strategy)),
+                       key=lambda r: r["seed"])
+        curve = [cell([h["score"] for r in group for h in r["history"] if h["step"] == step], 100) for step in steps]
+        lines.append(f"| {init} | {lr:g} | {strategy} | {cell([r['score'] for r in group], 100)} | "
+                     + " / ".join(f"{r['score'] * 100:.1f}" for r in group) + " | " + " | ".join(curve) + " |")
+    return lines + [""]
+
+
 def related_rows(runs):
     """One row per related-studies setting and strategy, its scores by seed."""
     rows = {}
@@ -450,6 +476,7 @@ def main():
     projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})
     lines += section_ablation(with_table1, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
                               "projections)", "width", lambda r: r["student_width"])
+    lines += section_learning_rate(runs)
     lines += section_related(runs)
     lines += section_angles(args.profile)
     markdown = "\n".join(lines)

@@ -8,6 +8,7 @@
 # not the paper's setup. Each is sized for at most an hour on 2 CPU cores (README has the
 # measured times) and writes results/<profile>/.
 #   offline      (default) Table 1 on movie-review sentiment (rt-sentiment), 3 seeds, and angles
+#   recipe       the learning rates behind the offline recipe: copy and random init, three each
 #   pairs        Table 1 on verse pairs (bible-paraphrase), 3 seeds
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
 #   ablations    student depth and width
@@ -34,13 +35,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profiles="offline pairs generation ablations related lm quick all mpnet paper qwen3"
+profiles="offline recipe pairs generation ablations related lm quick all mpnet paper qwen3"
 usage="usage: bash run_all.sh [${profiles// /|}|test] [--plan]"
 profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
-        offline|pairs|generation|ablations|related|lm|quick|all|mpnet|paper|qwen3|test)
+        offline|recipe|pairs|generation|ablations|related|lm|quick|all|mpnet|paper|qwen3|test)
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
         -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
@@ -55,7 +56,7 @@ fi
 if [ "$profile" = all ]; then  # every offline profile in turn, each with its own runs/ and results/
     extra=()
     [ "$plan" = yes ] && extra=(--plan)
-    for name in offline pairs generation ablations related lm; do
+    for name in offline recipe pairs generation ablations related lm; do
         bash "$0" "$name" "${extra[@]}" || exit
     done
     exit 0
@@ -126,6 +127,19 @@ table1() {  # table1 TASK SECONDS_PER_JOB: every strategy x {copy, random} x see
 offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's SST-2 cell), 3 seeds
     offline_settings
     table1 rt-sentiment 480
+}
+
+recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) and one step either side
+    offline_settings
+    local lr
+    for lr in 3e-5 3e-4; do  # copy init; 1e-4 is Table 1's
+        job "lr/copy-lr$lr" 240 $(classifier_teacher rt-sentiment) "${student[@]}" --init copy --lr "$lr" \
+            --warmup-steps 30 --strategy none,forward --seed "${SEEDS:-0,1}"
+    done
+    for lr in 3e-4 3e-3; do  # random init; 1e-3 is Table 1's
+        job "lr/random-lr$lr" 240 $(classifier_teacher rt-sentiment) "${student[@]}" --init random --lr "$lr" \
+            --warmup-steps 30 --strategy none,forward --seed "${SEEDS:-0,1}"
+    done
 }
 
 pairs_jobs() {  # Table 1 on verse pairs (the paper's QQP/QNLI cells), 3 seeds

@@ -129,6 +129,25 @@ def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(pr
     assert len(json.loads((project / "results" / "ablations" / "runs.json").read_text())) == 2  # its own runs only
 
 
+def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
+    for seed in (0, 1):
+        for strategy, score in (("none", 0.60), ("forward", 0.70 + seed / 100)):
+            write_run(project, "lr", f"random-lr3e-3/random-{strategy}-seed{seed}", "random", strategy, seed, score,
+                      profile="recipe", lr=3e-3)
+    table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random",
+               "strategy": strategy, "seed": seed, "score": 0.75, "lr": 1e-3, "steps": 150,
+               "history": [{"step": 50, "score": 0.5}, {"step": 150, "score": 0.75}]}
+              for strategy in ("none", "forward", "reverse") for seed in (0, 1, 2)]
+    (project / "results" / "offline").mkdir(parents=True)
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))
+    run_report("--profile", "recipe")
+    tables = (project / "results" / "recipe" / "tables.md").read_text()
+    assert "| init | lr | strategy | dev accuracy (best) | per seed (0, 1) | step 50 | step 150 |" in tables
+    assert "| random | 0.001 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
+    assert "| random | 0.003 | forward | 70.5 ± 0.7 | 70.0 / 71.0 | 35.2 ± 0.4 | 70.5 ± 0.7 |" in tables
+    assert "reverse" not in tables  # only the swept strategies, and only the swept seeds of Table 1
+
+
 def test_no_runs_is_one_clear_error(project):
     with pytest.raises(SystemExit, match="no finished runs under runs/offline; run: bash run_all.sh offline"):
         run_report()
