@@ -12,7 +12,8 @@
 #   pairs        Table 1 on verse pairs (bible-paraphrase), 3 seeds
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
 #   ablations    student depth and width
-#   related      the two related studies' methods, 3 seeds
+#   related      Wang et al. 2023 (objectives x copied blocks), 3 seeds
+#   crild        Ko et al. 2023 (CR-ILD: last-layer matching, mixup, consistency), 3 seeds
 #   lm           decoder-only students on bible-lm (a Llama teacher trained here from scratch)
 #   all          every profile above, in turn
 #   quick        every table, shrunk to a smoke test (CI; a few minutes)
@@ -35,13 +36,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profiles="offline recipe pairs generation ablations related lm quick all mpnet paper qwen3"
+profiles="offline recipe pairs generation ablations related crild lm quick all mpnet paper qwen3"
 usage="usage: bash run_all.sh [${profiles// /|}|test] [--plan]"
 profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
-        offline|recipe|pairs|generation|ablations|related|lm|quick|all|mpnet|paper|qwen3|test)
+        offline|recipe|pairs|generation|ablations|related|crild|lm|quick|all|mpnet|paper|qwen3|test)
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
         -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
@@ -56,7 +57,7 @@ fi
 if [ "$profile" = all ]; then  # every offline profile in turn, each with its own runs/ and results/
     extra=()
     [ "$plan" = yes ] && extra=(--plan)
-    for name in offline recipe pairs generation ablations related lm; do
+    for name in offline recipe pairs generation ablations related crild lm; do
         bash "$0" "$name" "${extra[@]}" || exit
     done
     exit 0
@@ -166,24 +167,27 @@ ablations_jobs() {  # depth (1, 2 and 4 layers; 3 is Table 1) and width (192, le
     done
 }
 
-related_jobs() {  # the related studies on rt-sentiment, 3 seeds, each setting's seeds trained in lockstep
+related_jobs() {  # Wang et al. 2023 on rt-sentiment: objectives x copied blocks, 3 seeds in lockstep per setting
     offline_settings
-    local objective copy_from seed_list=${seeds// /,}
-    # Wang et al. 2023: objectives x copying the lower or upper teacher blocks
+    local objective copy_from
     for objective in kd-only hidden attention; do
         for copy_from in lower upper; do
-            job "related/objective-$objective-$copy_from" 400 $(classifier_teacher rt-sentiment) "${student[@]}" \
+            job "related/objective-$objective-$copy_from" 420 $(classifier_teacher rt-sentiment) "${student[@]}" \
                 "${copy_init[@]}" --strategy forward --objective "$objective" --copy-from "$copy_from" \
-                --seed "$seed_list"
+                --seed "${seeds// /,}"
         done
     done
-    # Ko et al. 2023 (CR-ILD): all-layer vs last-layer matching on clean inputs, on mixup
-    # inputs, and with consistency regularisation; bottom-block init as in the study
-    local crild=(--copy-from lower --strategy forward,last --seed "$seed_list")
-    job "related/crild-clean" 600 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
-    job "related/crild-mixup" 900 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
+}
+
+crild_jobs() {  # Ko et al. 2023 (CR-ILD) on rt-sentiment, 3 seeds in lockstep per setting
+    offline_settings
+    # all-layer vs last-layer matching on clean inputs, on mixup inputs, and with consistency
+    # regularisation; bottom-block init as in the study
+    local crild=(--copy-from lower --strategy forward,last --seed "${seeds// /,}")
+    job "related/crild-clean" 800 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
+    job "related/crild-mixup" 1200 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
         "${crild[@]}" --supplementary mixup
-    job "related/crild-mixup-consistency" 900 $(classifier_teacher rt-sentiment) "${student[@]}" \
+    job "related/crild-mixup-consistency" 1200 $(classifier_teacher rt-sentiment) "${student[@]}" \
         "${copy_init[@]}" "${crild[@]}" --supplementary mixup --consistency 0.1
 }
 
