@@ -453,6 +453,7 @@ job() {
         exit 1
     fi
     echo "$((SECONDS - started)) s"
+    echo "== [$index/$n_jobs] $name took $((SECONDS - started)) s" >> "$log"
 }
 
 if [ "$plan" = yes ]; then  # before setup: --plan creates nothing
