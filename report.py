@@ -111,9 +111,13 @@ def paired_differences(score):
             for strategy in STRATEGIES if any(s == strategy for s, _ in score.keys())}
 
 
+MIN_SEEDS = 3  # fewer paired seeds are shown but never judged: with two, "twice the standard error" is a coin toss
+
+
 def distinguishable(differences):
-    """Is a paired difference's mean more than twice its standard error (std / sqrt(n))?"""
-    if len(differences) < 2:
+    """Is a paired difference's mean more than twice its standard error (std / sqrt(n)), over at
+    least MIN_SEEDS seeds?"""
+    if len(differences) < MIN_SEEDS:
         return False
     return abs(statistics.mean(differences)) > 2 * statistics.stdev(differences) / len(differences) ** 0.5
 
@@ -129,8 +133,9 @@ def verdict(init, score, differences, name):
     text = f"{init} init: matching strategies span {max(matching) - min(matching):.1f} {name} points"
     if "none" in means:
         text += f"; no matching scores {means['none']:.1f} vs {min(matching):.1f}-{max(matching):.1f} with matching"
-    if max(map(len, differences.values()), default=0) < 2:
-        return text + " (one seed: no seed spread to compare with)."
+    seeds = max(map(len, differences.values()), default=0)
+    if seeds < MIN_SEEDS:
+        return text + f" ({seeds} seed{'s' * (seeds != 1)}: too few to tell a paired difference from noise)."
     standing_out = [f"{s} {statistics.mean(d):+.1f}" for s, d in differences.items()
                     if s != "forward" and distinguishable(d)]
     return text + ("; paired with forward (same seed and data order), " +
@@ -366,11 +371,11 @@ def section_related(runs):
 def judged(differences):
     """A claim 'A beats B' from per-seed differences A - B: the mean, its standard error, and
     'agrees' / 'disagrees' when the mean is more than twice the standard error, else 'within noise'.
-    One seed has no standard error: its sign is reported as such."""
+    Under MIN_SEEDS seeds the mean is shown and not judged."""
     average = statistics.mean(differences)
-    if len(differences) < 2:
-        sign = "tie" if abs(average) < 0.05 else "agrees" if average > 0 else "disagrees"
-        return f"{average:+.1f} (one seed): {sign}"
+    if len(differences) < MIN_SEEDS:
+        seeds = len(differences)
+        return f"{average:+.1f} ({seeds} seed{'s' * (seeds != 1)}): too few seeds to judge"
     error = statistics.stdev(differences) / len(differences) ** 0.5
     outcome = "within noise" if not distinguishable(differences) else "agrees" if average > 0 else "disagrees"
     return f"{average:+.1f} ± {error:.1f} (paired, {len(differences)} seeds): {outcome}"
