@@ -331,7 +331,7 @@ def section_learning_rate(runs):
         group = sorted((r for r in chosen if (r["init"], r["lr"], r["strategy"]) == (init, lr, strategy)),
                        key=lambda r: r["seed"])
         curve = [cell([h["score"] for r in group for h in r["history"] if h["step"] == step], 100) for step in steps]
-        lines.append(f"| {init} | {lr:g} | {strategy} | {cell([r['score'] for r in group], 100)} | "
+        lines.append(f"| {init} | {f'{lr:.0e}'.replace('e-0', 'e-')} | {strategy} | {cell([r['score'] for r in group], 100)} | "
                      + " / ".join(f"{r['score'] * 100:.1f}" for r in group) + " | " + " | ".join(curve) + " |")
     return lines + [""]
 

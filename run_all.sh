@@ -134,11 +134,11 @@ recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) 
     offline_settings
     local lr
     for lr in 3e-5 3e-4; do  # copy init; 1e-4 is Table 1's
-        job "lr/copy-lr$lr" 240 $(classifier_teacher rt-sentiment) "${student[@]}" --init copy --lr "$lr" \
+        job "lr/copy-lr$lr" 480 $(classifier_teacher rt-sentiment) "${student[@]}" --init copy --lr "$lr" \
             --warmup-steps 30 --strategy none,forward --seed "${SEEDS:-0,1}"
     done
     for lr in 3e-4 3e-3; do  # random init; 1e-3 is Table 1's
-        job "lr/random-lr$lr" 240 $(classifier_teacher rt-sentiment) "${student[@]}" --init random --lr "$lr" \
+        job "lr/random-lr$lr" 480 $(classifier_teacher rt-sentiment) "${student[@]}" --init random --lr "$lr" \
             --warmup-steps 30 --strategy none,forward --seed "${SEEDS:-0,1}"
     done
 }
@@ -184,10 +184,10 @@ crild_jobs() {  # Ko et al. 2023 (CR-ILD) on rt-sentiment, 3 seeds in lockstep p
     # all-layer vs last-layer matching on clean inputs, on mixup inputs, and with consistency
     # regularisation; bottom-block init as in the study
     local crild=(--copy-from lower --strategy forward,last --seed "${seeds// /,}")
-    job "related/crild-clean" 800 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
-    job "related/crild-mixup" 1200 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
+    job "related/crild-clean" 720 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
+    job "related/crild-mixup" 1230 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
         "${crild[@]}" --supplementary mixup
-    job "related/crild-mixup-consistency" 1200 $(classifier_teacher rt-sentiment) "${student[@]}" \
+    job "related/crild-mixup-consistency" 1240 $(classifier_teacher rt-sentiment) "${student[@]}" \
         "${copy_init[@]}" "${crild[@]}" --supplementary mixup --consistency 0.1
 }
 

@@ -149,8 +149,8 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     run_report("--profile", "recipe")
     tables = (project / "results" / "recipe" / "tables.md").read_text()
     assert "| init | lr | strategy | dev accuracy (best) | per seed (0, 1) | step 50 | step 150 |" in tables
-    assert "| random | 0.001 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
-    assert "| random | 0.003 | forward | 70.5 ± 0.7 | 70.0 / 71.0 | 35.2 ± 0.4 | 70.5 ± 0.7 |" in tables
+    assert "| random | 1e-3 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
+    assert "| random | 3e-3 | forward | 70.5 ± 0.7 | 70.0 / 71.0 | 35.2 ± 0.4 | 70.5 ± 0.7 |" in tables
     assert "reverse" not in tables  # only the swept strategies, and only the swept seeds of Table 1
 
 
