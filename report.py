@@ -266,14 +266,15 @@ def section_grid(runs, table, title):
 
 
 def section_ablation(runs, table, title, column, value):
-    """An ablation's runs, plus Table 1's cells of the same task, inits, strategies and seeds (the
-    default depth and width), so that every row of the ablation is in one table; per value and init,
+    """An ablation's runs, plus Table 1's cells of the same task, inits, strategies, seeds and steps
+    (the default depth and width) unless the ablation ran that value itself; per value and init,
     the paired differences from forward and a verdict, as in Table 1."""
     ablation = [r for r in runs if r["table"] == table]
     if not ablation:
         return []
     cells = {(r["task"], r["init"], r["strategy"], r["seed"]) for r in ablation}
-    baseline = [r for r in runs if r["table"] == "classification"
+    values, steps = {value(r) for r in ablation}, {r["steps"] for r in ablation}
+    baseline = [r for r in runs if r["table"] == "classification" and value(r) not in values and r["steps"] in steps
                 and any((r["task"], r["init"], r["seed"]) == (task, init, seed) for task, init, _, seed in cells)
                 and r["strategy"] in {strategy for _, _, strategy, _ in cells}]
     chosen = ablation + baseline
@@ -475,7 +476,7 @@ def main():
     lines += section_grid(runs, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_grid(runs, "language-modeling", "Decoder-only students")
-    with_table1 = runs + (table1_runs() if args.profile == "ablations" else [])  # the default depth and width
+    with_table1 = runs + (table1_runs() if args.profile in ("ablations", "width") else [])  # the default depth, width
     lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})

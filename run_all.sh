@@ -11,7 +11,8 @@
 #   recipe       the learning rates behind the offline recipe: copy and random init, three each
 #   pairs        Table 1 on verse pairs (bible-paraphrase), 3 seeds
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
-#   ablations    student depth and width
+#   ablations    student depth (1, 2, 4 layers)
+#   width        student width (192 with learned maps, and 384), 400 steps
 #   related      Wang et al. 2023 (objectives x copied blocks), 3 seeds
 #   crild        Ko et al. 2023 (CR-ILD: last-layer matching, mixup, consistency), 3 seeds
 #   lm           decoder-only students on bible-lm (a Llama teacher trained here from scratch)
@@ -36,13 +37,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profiles="offline recipe pairs generation ablations related crild lm quick all mpnet paper qwen3"
+profiles="offline recipe pairs generation ablations width related crild lm quick all mpnet paper qwen3"
 usage="usage: bash run_all.sh [${profiles// /|}|test] [--plan]"
 profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
-        offline|recipe|pairs|generation|ablations|related|crild|lm|quick|all|mpnet|paper|qwen3|test)
+        offline|recipe|pairs|generation|ablations|width|related|crild|lm|quick|all|mpnet|paper|qwen3|test)
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
         -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
@@ -57,7 +58,7 @@ fi
 if [ "$profile" = all ]; then  # every offline profile in turn, each with its own runs/ and results/
     extra=()
     [ "$plan" = yes ] && extra=(--plan)
-    for name in offline recipe pairs generation ablations related crild lm; do
+    for name in offline recipe pairs generation ablations width related crild lm; do
         bash "$0" "$name" "${extra[@]}" || exit
     done
     exit 0
@@ -148,23 +149,33 @@ pairs_jobs() {  # Table 1 on verse pairs (the paper's QQP/QNLI cells), 3 seeds
     table1 bible-paraphrase 900
 }
 
-ablations_jobs() {  # depth (1, 2 and 4 layers; 3 is Table 1) and width (192, learned maps), seeds 0 and 1
+ablations_jobs() {  # student depth: 1, 2 and 4 layers (3 is Table 1), seeds 0 and 1
     offline_settings
-    local seed depth
+    local seed depth seconds strategies
     for seed in ${SEEDS:-0 1}; do
         for depth in 1 2 4; do
             # one student layer has one matched block: reverse is forward (6 <- 1), so depth 1
             # contrasts forward with all-to-one (3 <- 1) instead of running one configuration twice
-            local strategies=none,forward,reverse
+            strategies=none,forward,reverse
             [ "$depth" = 1 ] && strategies=none,forward,all-to-one
-            job "depth/layers-$depth" 300 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers "$depth" \
-                "${copy_init[@]}" --strategy "$strategies" --seed "$seed"
-            job "depth/layers-$depth" 300 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers "$depth" \
-                "${random_init[@]}" --strategy "$strategies" --seed "$seed"
+            case $depth in 1) seconds=150 ;; 2) seconds=240 ;; *) seconds=425 ;; esac
+            job "depth/layers-$depth" "$seconds" $(classifier_teacher rt-sentiment) "${student[@]}" \
+                --student-layers "$depth" "${copy_init[@]}" --strategy "$strategies" --seed "$seed"
+            job "depth/layers-$depth" "$seconds" $(classifier_teacher rt-sentiment) "${student[@]}" \
+                --student-layers "$depth" "${random_init[@]}" --strategy "$strategies" --seed "$seed"
         done
-        job "width/width-192" 200 $(classifier_teacher rt-sentiment) "${student[@]}" --student-width 192 \
-            "${random_init[@]}" --strategy none,forward,reverse --seed "$seed"
     done
+}
+
+width_jobs() {  # student width, random init: 192 (a learned map per matched state) and the full 384, seeds 0 and 1
+    # 400 steps, not Table 1's 200: in 200 a 192-wide student under matching stays at the majority
+    # class (README, "Student depth and width"; results/width/diagnostics.md); both widths get 400
+    local STEPS=${STEPS:-400}  # seen by offline_settings
+    offline_settings
+    job "width/width-192" 760 $(classifier_teacher rt-sentiment) "${student[@]}" --student-width 192 \
+        "${random_init[@]}" --strategy none,forward,reverse --seed "${SEEDS:-0,1}"
+    job "width/width-384" 800 $(classifier_teacher rt-sentiment) "${student[@]}" \
+        "${random_init[@]}" --strategy none,forward,reverse --seed "${SEEDS:-0,1}"
 }
 
 related_jobs() {  # Wang et al. 2023 on rt-sentiment: objectives x copied blocks, 3 seeds in lockstep per setting

@@ -17,7 +17,7 @@ def write_run(root, table, name, init, strategy, seed, score, kind="classificati
                "history": [{"step": 50, "score": score / 2}, {"step": 150, "score": score}],
                "teacher": {"dir": str(teacher_dir), "metrics": {"dev": {"accuracy": 0.99}}},
                "settings": extra}
-    metrics.update({key: extra.pop(key) for key in ("student_layers", "pairs") if key in extra})
+    metrics.update({key: extra.pop(key) for key in ("student_layers", "student_width", "pairs", "steps") if key in extra})
     (directory / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -152,6 +152,20 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     assert "| random | 1e-3 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
     assert "| random | 3e-3 | forward | 70.5 ± 0.7 | 70.0 / 71.0 | 35.2 ± 0.4 | 70.5 ± 0.7 |" in tables
     assert "reverse" not in tables  # only the swept strategies, and only the swept seeds of Table 1
+
+
+def test_an_ablation_that_runs_its_own_default_gets_no_table_1_rows(project):
+    for width, score in ((192, 0.70), (384, 0.72)):
+        write_run(project, "width", f"width-{width}/random-forward-seed0", "random", "forward", 0, score,
+                  profile="width", student_width=width, steps=400)
+    table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random",
+               "strategy": "forward", "seed": 0, "score": 0.75, "steps": 150, "metrics": {"dev": {"accuracy": 0.75}},
+               "student_layers": {"encoder": 3}, "student_width": 384}]
+    (project / "results" / "offline").mkdir(parents=True)
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))
+    run_report("--profile", "width")
+    tables = (project / "results" / "width" / "tables.md").read_text()
+    assert "| 384 | random | forward | 72.0 | 72.0 | - |" in tables and "75.0" not in tables  # 150 steps is not 400
 
 
 def test_no_runs_is_one_clear_error(project):

@@ -11,7 +11,7 @@ import pytest
 import mapping
 
 HERE = Path(__file__).parent
-PROFILES = ("offline", "recipe", "pairs", "generation", "ablations", "related", "crild", "quick", "mpnet", "paper")
+PROFILES = ("offline", "recipe", "pairs", "generation", "ablations", "width", "related", "crild", "quick", "mpnet", "paper")
 
 
 def run_all(tmp_path, *argv):
@@ -201,4 +201,4 @@ def test_all_plans_every_offline_profile_in_turn(tmp_path):
     result = run_all(tmp_path, "all", "--plan")
     assert result.returncode == 0, result.stderr
     outs = {shlex.split(line)[3].split("/")[1] for line in result.stdout.splitlines()}
-    assert outs == {"offline", "recipe", "pairs", "generation", "ablations", "related", "crild", "lm"}
+    assert outs == {"offline", "recipe", "pairs", "generation", "ablations", "width", "related", "crild", "lm"}
