@@ -95,13 +95,19 @@ def grid_table(runs, teacher_score, scale, name):
             chosen = [r for r in runs if r["init"] == init and r["strategy"] == strategy]
             if not chosen:
                 continue
-            per_seed = " / ".join(f"{score[(strategy, seed)]:.1f}" if (strategy, seed) in score else "-"
-                                  for seed in seeds)
-            paired = "-" if strategy == "forward" else cell(differences[strategy], 1)
-            lines.append(f"| {init} | {strategy} | {cell([r['score'] for r in chosen], scale)} | {per_seed} | "
-                         f"{paired} | {cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
+            mean, per_seed, paired = seed_cells(score, differences, strategy, seeds)
+            lines.append(f"| {init} | {strategy} | {mean} | {per_seed} | {paired} | "
+                         f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
         verdicts.append(verdict(init, score, differences, name))
     return lines, [v for v in verdicts if v] + same_pairs_notes(runs), seeds
+
+
+def seed_cells(score, differences, strategy, seeds):
+    """One strategy's row from {(strategy, seed): score}: mean ± std, each seed's score ('-' where
+    missing) and the paired difference from forward ('-' for forward itself)."""
+    values = [score[(strategy, seed)] for seed in seeds if (strategy, seed) in score]
+    per_seed = " / ".join(f"{score[(strategy, seed)]:.1f}" if (strategy, seed) in score else "-" for seed in seeds)
+    return cell(values, 1), per_seed, "-" if strategy == "forward" else cell(differences[strategy], 1)
 
 
 def paired_differences(score):
@@ -292,11 +298,8 @@ def section_ablation(runs, table, title, column, value):
             score = {(r["strategy"], r["seed"]): r["score"] * 100 for r in group}
             differences = paired_differences(score)
             for strategy in (s for s in STRATEGIES if any(r["strategy"] == s for r in group)):
-                per_seed = " / ".join(f"{score[(strategy, seed)]:.1f}" if (strategy, seed) in score else "-"
-                                      for seed in seeds)
-                paired = "-" if strategy == "forward" else cell(differences[strategy], 1)
-                values = [score[(strategy, seed)] for seed in seeds if (strategy, seed) in score]
-                lines.append(f"| {group_value} | {init} | {strategy} | {cell(values, 1)} | {per_seed} | {paired} |")
+                mean, per_seed, paired = seed_cells(score, differences, strategy, seeds)
+                lines.append(f"| {group_value} | {init} | {strategy} | {mean} | {per_seed} | {paired} |")
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
             verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
