@@ -98,8 +98,8 @@ log=$results/run_all.log
 # a table shares every setting; the learning rate differs per init (the authors' own lr
 # differs across setups), decided from measured learning curves (README, "The offline
 # recipe"). Teachers live in runs/teachers/ and are shared by every offline profile.
-# STEPS, SEEDS and TEACHER_STEPS shrink a profile (the quick profile does).
-offline_settings() {
+# STEPS, SEEDS (space-separated) and TEACHER_STEPS shrink a profile (the quick profile does).
+offline_settings() {  # offline_settings [DEFAULT_SEEDS]: 0 1 2 unless a profile asks for fewer
     local steps=${STEPS:-200}
     teachers=runs/teachers
     [ "$profile" = quick ] && teachers=$runs/teachers
@@ -107,7 +107,7 @@ offline_settings() {
              --eval-steps 25)
     copy_init=(--init copy --lr "${COPY_LR:-1e-4}" --warmup-steps 30)
     random_init=(--init random --lr "${RANDOM_LR:-1e-3}" --warmup-steps 30)
-    seeds=${SEEDS:-"0 1 2"}
+    seeds=${SEEDS:-${1:-0 1 2}}
     all=none,forward,reverse,all-to-one,random
 }
 
@@ -132,15 +132,15 @@ offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's 
 }
 
 recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) and one step either side
-    offline_settings
+    offline_settings "0 1"
     local lr
     for lr in 3e-5 3e-4; do  # copy init; 1e-4 is Table 1's
         job "lr/copy-lr$lr" 480 $(classifier_teacher rt-sentiment) "${student[@]}" --init copy --lr "$lr" \
-            --warmup-steps 30 --strategy none,forward --seed "${SEEDS:-0,1}"
+            --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
     done
     for lr in 3e-4 3e-3; do  # random init; 1e-3 is Table 1's
         job "lr/random-lr$lr" 480 $(classifier_teacher rt-sentiment) "${student[@]}" --init random --lr "$lr" \
-            --warmup-steps 30 --strategy none,forward --seed "${SEEDS:-0,1}"
+            --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
     done
 }
 
@@ -150,9 +150,9 @@ pairs_jobs() {  # Table 1 on verse pairs (the paper's QQP/QNLI cells), 3 seeds
 }
 
 ablations_jobs() {  # student depth: 1, 2 and 4 layers (3 is Table 1), seeds 0 and 1
-    offline_settings
+    offline_settings "0 1"
     local seed depth seconds strategies
-    for seed in ${SEEDS:-0 1}; do
+    for seed in $seeds; do
         for depth in 1 2 4; do
             # one student layer has one matched block: reverse is forward (6 <- 1), so depth 1
             # contrasts forward with all-to-one (3 <- 1) instead of running one configuration twice
@@ -171,11 +171,11 @@ width_jobs() {  # student width, random init: 192 (a learned map per matched sta
     # 400 steps, not Table 1's 200: in 200 a 192-wide student under matching stays at the majority
     # class (README, "Student depth and width"; results/width/diagnostics.md); both widths get 400
     local STEPS=${STEPS:-400}  # seen by offline_settings
-    offline_settings
+    offline_settings "0 1"
     job "width/width-192" 760 $(classifier_teacher rt-sentiment) "${student[@]}" --student-width 192 \
-        "${random_init[@]}" --strategy none,forward,reverse --seed "${SEEDS:-0,1}"
+        "${random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
     job "width/width-384" 800 $(classifier_teacher rt-sentiment) "${student[@]}" \
-        "${random_init[@]}" --strategy none,forward,reverse --seed "${SEEDS:-0,1}"
+        "${random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
 }
 
 related_jobs() {  # Wang et al. 2023 on rt-sentiment: objectives x copied blocks, 3 seeds in lockstep per setting

@@ -1,5 +1,6 @@
 """run_all.sh --plan: every profile's distill.py command lines, checked against the authors' settings (PAPER.md)."""
 import itertools
+import os
 import re
 import shlex
 import shutil
@@ -14,15 +15,16 @@ HERE = Path(__file__).parent
 PROFILES = ("offline", "recipe", "pairs", "generation", "ablations", "width", "related", "crild", "quick", "mpnet", "paper")
 
 
-def run_all(tmp_path, *argv):
+def run_all(tmp_path, *argv, env=None):
     """bash run_all.sh ARGV on a copy of the script in an empty directory (so it can create nothing here)."""
     shutil.copy(HERE / "run_all.sh", tmp_path / "run_all.sh")
-    return subprocess.run(["bash", "run_all.sh", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    return subprocess.run(["bash", "run_all.sh", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=None if env is None else {**os.environ, **env})
 
 
-def plan(tmp_path, profile):
+def plan(tmp_path, profile, env=None):
     """The plan as one dict of flags per job (a flag given twice keeps its last value, as argparse does)."""
-    result = run_all(tmp_path, profile, "--plan")
+    result = run_all(tmp_path, profile, "--plan", env=env)
     assert result.returncode == 0, result.stderr
     jobs = []
     for line in result.stdout.splitlines():
@@ -54,10 +56,12 @@ def test_plan_prints_every_job_and_creates_nothing(tmp_path, profile):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run_all.sh"]  # no .venv, runs/ or results/
 
 
+@pytest.mark.parametrize("seeds", [None, "0 1"])
 @pytest.mark.parametrize("profile", PROFILES)
-def test_every_job_names_seeds_distill_accepts(tmp_path, profile):
-    """A seed list is commas (0,1,2); a shell word like '0 1' would fail only when the job starts."""
-    for job in plan(tmp_path, profile):
+def test_every_job_names_seeds_distill_accepts(tmp_path, profile, seeds):
+    """A seed list is commas (0,1,2); a shell word like '0 1' would fail only when the job starts.
+    SEEDS (space-separated, as README and run_all.sh document it) must give commas too."""
+    for job in plan(tmp_path, profile, env=None if seeds is None else {"SEEDS": seeds}):
         assert re.fullmatch(r"\d+(,\d+)*", job.get("seed", "0")), job
 
 
