@@ -1,5 +1,4 @@
 """run_all.sh --plan: every profile's distill.py command lines, checked against the authors' settings (PAPER.md)."""
-import itertools
 import os
 import re
 import shlex
@@ -9,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import cli
 import mapping
 
 HERE = Path(__file__).parent
@@ -81,14 +81,10 @@ def test_no_job_trains_one_configuration_under_two_names(tmp_path, profile):
 def test_every_run_of_a_plan_has_its_own_directory(tmp_path, profile):
     """distill.py writes a single run to --out itself and several to --out/INIT-STRATEGY-seedN (cli.run_names):
     two jobs whose runs land in one directory would end the profile half-way ("holds the finished run")."""
-    directories = []
-    for job in plan(tmp_path, profile):
-        combos = list(itertools.product(job.get("init", "copy").split(","), job.get("strategy", "forward").split(","),
-                                        job.get("seed", "0").split(",")))
-        if len(combos) == 1:
-            directories.append(job["out"])
-        else:
-            directories += [f"{job['out']}/{init}-{strategy}-seed{seed}" for init, strategy, seed in combos]
+    result = run_all(tmp_path, profile, "--plan")
+    assert result.returncode == 0, result.stderr
+    directories = [str(out) for line in result.stdout.splitlines()
+                   for *_, out in cli.run_names(cli.parse_args(shlex.split(line)[2:]))]
     assert len(directories) == len(set(directories)), [d for d in directories if directories.count(d) > 1][:3]
 
 
