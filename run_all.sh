@@ -463,8 +463,9 @@ job() {
         tail -n 3 "$log" >&2
         exit 1
     fi
-    echo "$((SECONDS - started)) s"
-    echo "== [$index/$n_jobs] $name took $((SECONDS - started)) s" >> "$log"
+    local took=$((SECONDS - started))
+    echo "$took s"
+    echo "== [$index/$n_jobs] $name took $took s" >> "$log"
 }
 
 if [ "$plan" = yes ]; then  # before setup: --plan creates nothing
