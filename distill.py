@@ -72,8 +72,11 @@ def get_teacher(task, settings, encoded):
     if ready:
         teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
         check_label_order(teacher, task)
-        if (directory / "metrics.json").exists():
-            return teacher, tokenizer, json.loads((directory / "metrics.json").read_text())["metrics"], directory
+        saved = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").exists() else {}
+        dev_rows = {split: len(rows) for split, rows in task["dev"].items()}
+        # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
+        if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:
+            return teacher, tokenizer, saved["metrics"], directory
         dev = encoded(tokenizer)["dev"]
         return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings)[0], directory
     torch.manual_seed(settings.teacher_seed)  # a fresh head, or a scratch-* teacher, starts from this seed
@@ -97,7 +100,8 @@ def get_teacher(task, settings, encoded):
         save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
                                                 "metrics": run["best_metrics"], "steps": plan["steps"],
-                                                "best_step": run["best_step"],
+                                                "best_step": run["best_step"], "history": run["history"],
+                                                "dev_rows": {split: len(r) for split, r in rows["dev"].items()},
                                                 "lr": settings.teacher_lr, "seed": settings.teacher_seed,
                                                 "wall_time_s": round(time.time() - started, 1)})
     processes.barrier()

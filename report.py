@@ -162,9 +162,10 @@ def same_pairs_notes(runs):
 
 
 def teacher_metrics(run):
-    """The teacher's metrics, {split: {metric: value}}: from its own metrics.json where it still exists."""
+    """The teacher's metrics, {split: {metric: value}}: as the run measured them (on its own dev rows,
+    which --n-dev may cut), else from the teacher's metrics.json."""
     path = Path(run["teacher"]["dir"], "metrics.json")
-    return json.loads(path.read_text())["metrics"] if path.exists() else run["teacher"]["metrics"]
+    return run["teacher"]["metrics"] or json.loads(path.read_text())["metrics"]
 
 
 def teacher_score(run):

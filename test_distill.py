@@ -1,6 +1,7 @@
 """distill.py on tiny random models (no downloads): init, losses, training, outputs, errors."""
 import json
 import random
+import shutil
 
 import pytest
 import torch
@@ -242,6 +243,22 @@ def test_end_to_end_writes_metrics_and_a_loadable_student(tiny_teacher_dir, tmp_
     before = (out / "metrics.json").read_text()
     run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 4, "--out", out)
     assert (out / "metrics.json").read_text() == before
+
+
+def test_a_saved_teacher_is_scored_again_on_a_cut_dev_set(tiny_teacher_dir, tmp_path):
+    """--n-dev scores the students on the first N dev rows: the teacher's row must come from the same rows,
+    not from the full-dev score saved beside it."""
+    teacher = tmp_path / "teacher"
+    shutil.copytree(tiny_teacher_dir, teacher)
+    (teacher / "metrics.json").write_text(json.dumps({"metrics": {"dev": {"accuracy": 0.123}}}))
+    for out, cut in (("all", []), ("cut", ["--n-dev", 20])):
+        run_cli("--teacher-dir", teacher, "--n-train", 64, "--student-layers", 2, "--max-steps", 1,
+                "--max-length", 32, *cut, "--out", tmp_path / out)
+
+    def teacher_accuracy(out):
+        return json.loads((tmp_path / out / "metrics.json").read_text())["teacher"]["metrics"]["dev"]["accuracy"]
+    assert teacher_accuracy("all") == 0.123
+    assert teacher_accuracy("cut") != 0.123 and round(teacher_accuracy("cut") * 20, 4).is_integer()
 
 
 def test_lockstep_runs_write_one_directory_each(tiny_teacher_dir, tmp_path):
