@@ -261,7 +261,9 @@ def section_grid(runs, table, title):
     out = []
     for task in sorted({r["task"] for r in runs if r["table"] == table}):
         chosen = [r for r in runs if r["table"] == table and r["task"] == task]
-        heading = f"### {title}: {task} ({chosen[0]['steps']} steps, seeds {sorted({r['seed'] for r in chosen})})"
+        n_dev = chosen[0].get("settings", {}).get("n_dev")
+        heading = (f"### {title}: {task} ({chosen[0]['steps']} steps, seeds {sorted({r['seed'] for r in chosen})}"
+                   f"{f', scored on the first {n_dev} dev rows' if n_dev else ''})")
         if any(column[0] == task for column in PAPER_COLUMNS):
             lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
             out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]

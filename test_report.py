@@ -58,6 +58,19 @@ def test_grid_table_means_stds_and_verdicts(project):
     assert "old" not in readme
 
 
+def test_a_cut_dev_set_is_named_in_the_heading_with_the_teacher_scored_on_it(project):
+    for strategy in ("none", "forward"):
+        write_run(project, "classification", f"synth-sentiment/copy-{strategy}-seed0", "copy", strategy, 0, 0.8,
+                  profile="pairs", n_dev=900)
+    teacher = project / "runs" / "offline" / "teachers" / "t"
+    teacher.mkdir(parents=True)  # the teacher's own file holds its full-dev score; the runs measured 0.99
+    (teacher / "metrics.json").write_text(json.dumps({"metrics": {"dev": {"accuracy": 0.5}}}))
+    run_report("--profile", "pairs")
+    tables = (project / "results" / "pairs" / "tables.md").read_text()
+    assert "synth-sentiment (150 steps, seeds [0], scored on the first 900 dev rows)" in tables
+    assert "| teacher | - | 99.0 | - | - |" in tables
+
+
 def test_related_claims_are_judged_on_paired_seeds(project):
     # seed 1 moves every run by the same 5 points: paired differences see through it, two stds would not
     for seed, shift in ((0, 0.0), (1, 0.05), (2, 0.02)):
