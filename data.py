@@ -498,7 +498,8 @@ def make_kjv_bbe(n_dev=400):
     of at most MAX_VERSE_WORDS words on both sides; split by book (BIBLE_DEV_BOOKS). Dev:
     400 of the 1,724 kept held-out verses, evenly spaced through them in canonical order
     (generation costs much more than a training step on a CPU); train: every kept verse
-    of the other 56 books (26,546).
+    of the other 56 books (26,546). A model that copies its source scores 27.1 BLEU (lower
+    case, as an uncased tokenizer writes it): a teacher worth distilling must beat that.
     """
     short = [v for v in kjv_bbe_verses() if max(word_count(v[1]), word_count(v[2])) <= MAX_VERSE_WORDS]
     train, dev = split_by_book([{"source": old, "target": new, "ref": ref} for ref, old, new in short],
