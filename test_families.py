@@ -114,3 +114,15 @@ def test_hidden_loss_refuses_a_missing_or_unknown_reduction():
         losses.hidden_loss(states, states, [(0, 0)], mask)  # no default reduction
     with pytest.raises(ValueError, match="unknown hidden-loss reduction None"):
         losses.hidden_loss(states, states, [(0, 0)], mask, None)
+
+
+def test_the_offline_bert2bert_starts_each_cross_attention_as_its_self_attention():
+    """MiniLM warm-starts both stacks; a random cross-attention left the decoder ignoring its source."""
+    model, tokenizer = families.pretrained_model("minilm", "generation")
+    layers = model.decoder.bert.encoder.layer
+    assert len(layers) == 6 and model.config.decoder_start_token_id == tokenizer.cls_token_id
+    for layer in layers:
+        cross, own = layer.crossattention.state_dict(), layer.attention.state_dict()
+        assert cross.keys() == own.keys() and all(torch.equal(cross[k], own[k]) for k in own)
+    # the decoder's self-attention is MiniLM's own, as is the encoder's
+    assert torch.equal(layers[0].attention.self.query.weight, model.encoder.encoder.layer[0].attention.self.query.weight)
