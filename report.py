@@ -257,12 +257,26 @@ def paper_table(runs, task, name):
     return lines, notes, [v for v in verdicts if v]
 
 
+def schedule(runs):
+    """'200 steps', or each init's steps and learning rate where the inits differ in steps."""
+    steps = {r["init"]: r["steps"] for r in runs}
+    if len(set(steps.values())) == 1:
+        return f"{runs[0]['steps']} steps"
+    lrs = {r["init"]: r["lr"] for r in runs}
+    return "; ".join(f"{init} init {steps[init]} steps at lr {lr_text(lrs[init])}"
+                     for init in ("random", "copy") if init in steps)
+
+
+def lr_text(lr):
+    return f"{lr:.0e}".replace("e-0", "e-")
+
+
 def section_grid(runs, table, title):
     out = []
     for task in sorted({r["task"] for r in runs if r["table"] == table}):
         chosen = [r for r in runs if r["table"] == table and r["task"] == task]
-        n_dev = chosen[0].get("settings", {}).get("n_dev")
-        heading = (f"### {title}: {task} ({chosen[0]['steps']} steps, seeds {sorted({r['seed'] for r in chosen})}"
+        n_dev = next((r["settings"].get("n_dev") for r in chosen if "settings" in r), None)
+        heading = (f"### {title}: {task} ({schedule(chosen)}, seeds {sorted({r['seed'] for r in chosen})}"
                    f"{f', scored on the first {n_dev} dev rows' if n_dev else ''})")
         if any(column[0] == task for column in PAPER_COLUMNS):
             lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
@@ -308,14 +322,31 @@ def section_ablation(runs, table, title, column, value):
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
-def table1_runs():
-    """The offline profile's Table 1 runs, the ablations' default depth and width: from runs/offline
-    where this machine ran it, else from the committed results/offline/runs.json."""
-    runs = [r for r in load_runs("offline") if r["table"] == "classification"]
-    saved = Path("results", "offline", "runs.json")
+def saved_runs(profile):
+    """Another profile's finished classification runs: from runs/<profile> where this machine ran
+    it, else from the committed results/<profile>/runs.json."""
+    runs = [r for r in load_runs(profile) if r["table"] == "classification"]
+    saved = Path("results", profile, "runs.json")
     if not runs and saved.exists():
         runs = [r for r in json.loads(saved.read_text()) if r["table"] == "classification"]
     return runs
+
+
+def table1_runs():
+    """The offline profile's Table 1 runs, the ablations' default depth and width."""
+    return saved_runs("offline")
+
+
+# A table split over two profiles to fit the hour: the profile whose report joins the other's
+# half, and which init that half holds. pairs-random's report prints the whole verse-pair Table 1.
+OTHER_HALF = {"pairs-random": ("pairs", "copy")}
+
+
+def other_half(profile):
+    if profile not in OTHER_HALF:
+        return []
+    other, init = OTHER_HALF[profile]
+    return [r for r in saved_runs(other) if r["init"] == init]
 
 
 def section_learning_rate(runs):
@@ -338,7 +369,7 @@ def section_learning_rate(runs):
         group = sorted((r for r in chosen if (r["init"], r["lr"], r["strategy"]) == (init, lr, strategy)),
                        key=lambda r: r["seed"])
         curve = [cell([h["score"] for r in group for h in r["history"] if h["step"] == step], 100) for step in steps]
-        lines.append(f"| {init} | {f'{lr:.0e}'.replace('e-0', 'e-')} | {strategy} | {cell([r['score'] for r in group], 100)} | "
+        lines.append(f"| {init} | {lr_text(lr)} | {strategy} | {cell([r['score'] for r in group], 100)} | "
                      + " / ".join(f"{r['score'] * 100:.1f}" for r in group) + " | " + " | ".join(curve) + " |")
     return lines + [""]
 
@@ -479,7 +510,7 @@ def main():
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
-    lines += section_grid(runs, "classification", "Table 1, classification")
+    lines += section_grid(runs + other_half(args.profile), "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_grid(runs, "language-modeling", "Decoder-only students")
     with_table1 = runs + (table1_runs() if args.profile in ("ablations", "width") else [])  # the default depth, width

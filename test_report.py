@@ -148,6 +148,28 @@ def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(pr
     assert len(json.loads((project / "results" / "ablations" / "runs.json").read_text())) == 2  # its own runs only
 
 
+def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project):
+    """The verse-pair Table 1 is split over two profiles to fit the hour; pairs-random's report joins
+    pairs' copy-init rows (its committed runs.json here), and the heading gives each init's schedule."""
+    for strategy, score in (("none", 0.60), ("forward", 0.70)):
+        write_run(project, "classification", f"synth-sentiment/random-{strategy}-seed0", "random", strategy, 0,
+                  score, profile="pairs-random", steps=600, lr=3e-4, n_dev=900)
+    copy_half = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": init,
+                  "strategy": "forward", "seed": 0, "score": score, "lr": 1e-4, "steps": 200,
+                  "metrics": {"dev": {"accuracy": score}}, "history": [{"step": 25, "score": 0.5}],
+                  "teacher": {"metrics": {"dev": {"accuracy": 0.99}}}}
+                 for init, score in (("copy", 0.88), ("random", 0.50))]  # pairs' own 200-step random row
+    (project / "results" / "pairs").mkdir(parents=True)
+    (project / "results" / "pairs" / "runs.json").write_text(json.dumps(copy_half))
+    run_report("--profile", "pairs-random")
+    tables = (project / "results" / "pairs-random" / "tables.md").read_text()
+    assert ("synth-sentiment (random init 600 steps at lr 3e-4; copy init 200 steps at lr 1e-4, seeds [0], "
+            "scored on the first 900 dev rows)") in tables
+    assert "| copy | forward | 88.0 | 88.0 | - |" in tables
+    assert "| random | forward | 70.0 | 70.0 | - |" in tables and "50.0 | 50.0" not in tables
+    assert len(json.loads((project / "results" / "pairs-random" / "runs.json").read_text())) == 2  # its own runs
+
+
 def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     for seed in (0, 1):
         for strategy, score in (("none", 0.60), ("forward", 0.70 + seed / 100)):

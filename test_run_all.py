@@ -12,7 +12,7 @@ import cli
 import mapping
 
 HERE = Path(__file__).parent
-PROFILES = ("offline", "recipe", "pairs", "generation", "ablations", "width", "related", "crild", "quick", "mpnet", "paper")
+PROFILES = ("offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "width", "related", "crild", "quick", "mpnet", "paper")
 
 
 def run_all(tmp_path, *argv, env=None):
@@ -197,8 +197,21 @@ def test_offline_plan_is_the_offline_grid(tmp_path):
     assert all("bf16" not in job for job in jobs)  # the offline profile keeps distill.py's defaults
 
 
+def test_the_verse_pair_table_is_one_grid_over_two_profiles(tmp_path):
+    """pairs (copy init) and pairs-random (random init, longer) share the teacher, the task, the dev cut
+    and every student setting but the init's steps, lr and evaluation interval."""
+    copy, random = plan(tmp_path, "pairs"), plan(tmp_path, "pairs-random")
+    assert [job["init"] for job in copy] == ["copy"] * 3 and [job["init"] for job in random] == ["random"] * 3
+    assert [job["seed"] for job in copy + random] == list("012012")
+    per_init = ("init", "lr", "seed", "out", "max-steps", "eval-every")
+    shared = [{k: v for k, v in job.items() if k not in per_init} for job in copy + random]
+    assert all(flags == shared[0] for flags in shared)
+    assert shared[0]["n-dev"] == "900" and shared[0]["strategy"] == "none,forward,reverse,all-to-one,random"
+    assert (random[0]["max-steps"], random[0]["lr"]) == ("600", "3e-4")
+
+
 def test_all_plans_every_offline_profile_in_turn(tmp_path):
     result = run_all(tmp_path, "all", "--plan")
     assert result.returncode == 0, result.stderr
     outs = {shlex.split(line)[3].split("/")[1] for line in result.stdout.splitlines()}
-    assert outs == {"offline", "recipe", "pairs", "generation", "ablations", "width", "related", "crild", "lm"}
+    assert outs == {"offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "width", "related", "crild", "lm"}
