@@ -145,21 +145,22 @@ recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) 
     done
 }
 
-pairs_settings() {  # the verse-pair task's students: Table 1's, scored on part of the dev set
-    offline_settings
+pairs_grid() {  # pairs_grid SECONDS INIT-FLAGS...: Table 1 on verse pairs for one init, every strategy, one job per seed
+    local seconds=$1 seed
+    shift
     # pairs are twice as long as movie reviews (56 word pieces): to fit the hour, students are
     # scored on the first 900 of the 1,857 dev pairs (Ruth to Amos, 50.1% label 1; one full-dev
     # evaluation of 5 students costs about 31 s)
     student+=(--n-dev 900)
+    for seed in $seeds; do
+        job "classification/bible-paraphrase" "$seconds" $(classifier_teacher bible-paraphrase) "${student[@]}" \
+            "$@" --strategy "$all" --seed "$seed"
+    done
 }
 
 pairs_jobs() {  # Table 1 on verse pairs (the paper's QQP/QNLI cells), copy init, 3 seeds
-    pairs_settings
-    local seed
-    for seed in $seeds; do
-        job "classification/bible-paraphrase" 540 $(classifier_teacher bible-paraphrase) "${student[@]}" \
-            "${copy_init[@]}" --strategy "$all" --seed "$seed"
-    done
+    offline_settings
+    pairs_grid 540 "${copy_init[@]}"
 }
 
 pairs_random_jobs() {  # the same table's random-init students, 3 seeds (report.py joins both halves)
@@ -168,12 +169,8 @@ pairs_random_jobs() {  # the same table's random-init students, 3 seeds (report.
     # does (results/pairs/diagnostics.md). So this half trains 3x longer, at its own lr (per init,
     # never per strategy), in a profile of its own to fit the hour.
     local STEPS=${STEPS:-600} EVAL_EVERY=${EVAL_EVERY:-100} RANDOM_LR=${RANDOM_LR:-3e-4}  # seen by offline_settings
-    pairs_settings
-    local seed
-    for seed in $seeds; do
-        job "classification/bible-paraphrase" 1400 $(classifier_teacher bible-paraphrase) "${student[@]}" \
-            "${random_init[@]}" --strategy "$all" --seed "$seed"
-    done
+    offline_settings
+    pairs_grid 1400 "${random_init[@]}"
 }
 
 ablations_jobs() {  # student depth: 1, 2 and 4 layers (3 is Table 1), seeds 0 and 1
