@@ -357,8 +357,9 @@ def section_learning_rate(runs):
         return []
     cells = {(r["task"], r["init"], r["seed"]) for r in sweep}
     strategies = {r["strategy"] for r in sweep}
+    sweep_steps = {r["steps"] for r in sweep}
     chosen = sweep + [r for r in table1_runs() if (r["task"], r["init"], r["seed"]) in cells
-                      and r["strategy"] in strategies]
+                      and r["strategy"] in strategies and r["steps"] in sweep_steps]
     seeds = sorted({r["seed"] for r in sweep})
     steps = [h["step"] for h in sweep[0]["history"]]
     lines = [f"### Learning rate per init ({sweep[0]['task']}, {sweep[0]['steps']} steps, seeds {seeds})", "",

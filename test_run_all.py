@@ -191,8 +191,11 @@ def test_offline_plan_is_the_offline_grid(tmp_path):
     assert len(jobs) == 6
     assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "012"]
     assert all(job["strategy"] == "none,forward,reverse,all-to-one,random" for job in jobs)
-    shared = [{k: v for k, v in job.items() if k not in ("init", "lr", "seed")} for job in jobs]
+    per_init = ("init", "lr", "seed", "max-steps", "eval-every")  # each init's learning rate and schedule
+    shared = [{k: v for k, v in job.items() if k not in per_init} for job in jobs]
     assert all(flags == shared[0] for flags in shared)  # no per-strategy (or per-seed) tuning
+    schedules = {(job["init"], job["lr"], job["max-steps"], job["eval-every"]) for job in jobs}
+    assert schedules == {("copy", "1e-4", "200", "50"), ("random", "5e-4", "300", "100")}
     assert shared[0]["teacher-dir"] == "runs/teachers/rt-sentiment" and shared[0]["student-layers"] == "3"
     assert all("bf16" not in job for job in jobs)  # the offline profile keeps distill.py's defaults
 
