@@ -276,8 +276,9 @@ def section_grid(runs, table, title):
     for task in sorted({r["task"] for r in runs if r["table"] == table}):
         chosen = [r for r in runs if r["table"] == table and r["task"] == task]
         n_dev = next((r["settings"].get("n_dev") for r in chosen if "settings" in r), None)
-        heading = (f"### {title}: {task} ({schedule(chosen)}, seeds {sorted({r['seed'] for r in chosen})}"
-                   f"{f', scored on the first {n_dev} dev rows' if n_dev else ''})")
+        parts = [schedule(chosen), f"seeds {sorted({r['seed'] for r in chosen})}"]
+        parts += [f"scored on the first {n_dev} dev rows"] if n_dev else []
+        heading = f"### {title}: {task} ({('; ' if ';' in parts[0] else ', ').join(parts)})"
         if any(column[0] == task for column in PAPER_COLUMNS):
             lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
             out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]

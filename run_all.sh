@@ -99,12 +99,13 @@ log=$results/run_all.log
 # a table shares every setting; the learning rate differs per init (the authors' own lr
 # differs across setups), decided from measured learning curves (README, "The offline
 # recipe"). Teachers live in runs/teachers/ and are shared by every offline profile.
-# STEPS, EVAL_EVERY, SEEDS (space-separated) and TEACHER_STEPS resize a profile (the quick profile shrinks it).
+# STEPS, EVAL_EVERY, SEEDS (space-separated), N_DEV (score students on the first N dev examples)
+# and TEACHER_STEPS resize a profile (the quick profile shrinks it).
 offline_settings() {  # offline_settings [DEFAULT_SEEDS]: 0 1 2 unless a profile asks for fewer
     local steps=${STEPS:-200}
     teachers=runs/teachers
     [ "$profile" = quick ] && teachers=$runs/teachers
-    local shared=(--student-layers 3 --max-length 64 --batch-order bucket)
+    local shared=(--student-layers 3 --max-length 64 --batch-order bucket ${N_DEV:+--n-dev "$N_DEV"})
     student=("${shared[@]}" --max-steps "$steps" --eval-every "${EVAL_EVERY:-50}" --eval-steps 25)
     copy_init=(--init copy --lr "${COPY_LR:-1e-4}" --warmup-steps 30)
     random_init=(--init random --lr "${RANDOM_LR:-1e-3}" --warmup-steps 30)
@@ -271,10 +272,8 @@ mpnet_jobs() {  # the paper's teacher size: MPNet-base (12 layers, 768 wide) -> 
 }
 
 quick_jobs() {  # every offline table, shrunk to a smoke test: one seed, short runs, small dev sets
-    local STEPS=20 SEEDS=0 TEACHER_STEPS=40  # seen by the functions called below
+    local STEPS=20 SEEDS=0 TEACHER_STEPS=40 N_DEV=200  # seen by the functions called below
     offline_settings
-    student+=(--n-dev 200)
-    table1_random_student+=(--n-dev 200)
     table1 rt-sentiment 40 40
     job "generation/kjv-bbe" 90 --task kjv-bbe --teacher-dir "$teachers/kjv-bbe" --teacher-lr 1e-4 \
         --teacher-batch-size 16 --teacher-max-steps 20 --batch-order bucket --student-layers 2 --max-length 48 \
@@ -518,6 +517,8 @@ if [ "$profile" = test ]; then
 fi
 [ "$profile" = mpnet ] && setup_mpnet
 mkdir -p "$runs" "$results"
+# results/ is committed: a dated header tells this call's lines from earlier machines' ones
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC') bash run_all.sh $profile, commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown)" >> "$log"
 
 gpus=()
 if { [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && command -v nvidia-smi >/dev/null; then

@@ -163,7 +163,7 @@ def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project
     (project / "results" / "pairs" / "runs.json").write_text(json.dumps(copy_half))
     run_report("--profile", "pairs-random")
     tables = (project / "results" / "pairs-random" / "tables.md").read_text()
-    assert ("synth-sentiment (random init 600 steps at lr 3e-4; copy init 200 steps at lr 1e-4, seeds [0], "
+    assert ("synth-sentiment (random init 600 steps at lr 3e-4; copy init 200 steps at lr 1e-4; seeds [0]; "
             "scored on the first 900 dev rows)") in tables
     assert "| copy | forward | 88.0 | 88.0 | - |" in tables
     assert "| random | forward | 70.0 | 70.0 | - |" in tables and "50.0 | 50.0" not in tables
