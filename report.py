@@ -267,6 +267,11 @@ def schedule(runs):
                      for init in ("random", "copy") if init in steps)
 
 
+def in_brackets(parts):
+    """'(a, b, c)', or '(a; b; c)' when a part holds a semicolon of its own (schedule's two inits)."""
+    return "(" + ("; " if any(";" in part for part in parts) else ", ").join(parts) + ")"
+
+
 def lr_text(lr):
     return f"{lr:.0e}".replace("e-0", "e-")
 
@@ -278,7 +283,7 @@ def section_grid(runs, table, title):
         n_dev = next((r["settings"].get("n_dev") for r in chosen if "settings" in r), None)
         parts = [schedule(chosen), f"seeds {sorted({r['seed'] for r in chosen})}"]
         parts += [f"scored on the first {n_dev} dev rows"] if n_dev else []
-        heading = f"### {title}: {task} ({('; ' if ';' in parts[0] else ', ').join(parts)})"
+        heading = f"### {title}: {task} {in_brackets(parts)}"
         if any(column[0] == task for column in PAPER_COLUMNS):
             lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
             out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]
@@ -297,14 +302,15 @@ def section_ablation(runs, table, title, column, value):
     if not ablation:
         return []
     cells = {(r["task"], r["init"], r["strategy"], r["seed"]) for r in ablation}
-    values, steps = {value(r) for r in ablation}, {r["steps"] for r in ablation}
-    baseline = [r for r in runs if r["table"] == "classification" and value(r) not in values and r["steps"] in steps
+    values, steps = {value(r) for r in ablation}, {r["init"]: r["steps"] for r in ablation}
+    baseline = [r for r in runs if r["table"] == "classification" and value(r) not in values
+                and r["steps"] == steps.get(r["init"])
                 and any((r["task"], r["init"], r["seed"]) == (task, init, seed) for task, init, _, seed in cells)
                 and r["strategy"] in {strategy for _, _, strategy, _ in cells}]
     chosen = ablation + baseline
     seeds = sorted({r["seed"] for r in ablation})
     split = next(iter(chosen[0]["metrics"]))  # the score's split: dev, or MNLI's dev-matched
-    lines = [f"### {title} ({chosen[0]['task']}, {chosen[0]['steps']} steps, seeds {seeds})", "",
+    lines = [f"### {title} {in_brackets([chosen[0]['task'], schedule(chosen), f'seeds {seeds}'])}", "",
              f"| {column} | init | strategy | {split} {metric_name(chosen[0])} | per seed ({', '.join(map(str, seeds))}) "
              "| minus forward, paired |", "|---|---|---|---|---|---|"]
     verdicts = []
@@ -323,13 +329,13 @@ def section_ablation(runs, table, title, column, value):
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
-def saved_runs(profile):
-    """Another profile's finished classification runs: from runs/<profile> where this machine ran
+def saved_runs(profile, table="classification"):
+    """Another profile's finished runs of one table: from runs/<profile> where this machine ran
     it, else from the committed results/<profile>/runs.json."""
-    runs = [r for r in load_runs(profile) if r["table"] == "classification"]
+    runs = [r for r in load_runs(profile) if r["table"] == table]
     saved = Path("results", profile, "runs.json")
     if not runs and saved.exists():
-        runs = [r for r in json.loads(saved.read_text()) if r["table"] == "classification"]
+        runs = [r for r in json.loads(saved.read_text()) if r["table"] == table]
     return runs
 
 
@@ -339,15 +345,16 @@ def table1_runs():
 
 
 # A table split over two profiles to fit the hour: the profile whose report joins the other's
-# half, and which init that half holds. pairs-random's report prints the whole verse-pair Table 1.
-OTHER_HALF = {"pairs-random": ("pairs", "copy")}
+# half, that half's table and init. pairs-random's report prints the whole verse-pair Table 1,
+# ablations-random's the whole depth table.
+OTHER_HALF = {"pairs-random": ("pairs", "classification", "copy"), "ablations-random": ("ablations", "depth", "copy")}
 
 
 def other_half(profile):
     if profile not in OTHER_HALF:
         return []
-    other, init = OTHER_HALF[profile]
-    return [r for r in saved_runs(other) if r["init"] == init]
+    other, table, init = OTHER_HALF[profile]
+    return [r for r in saved_runs(other, table) if r["init"] == init]
 
 
 def section_learning_rate(runs):
@@ -512,10 +519,11 @@ def main():
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
-    lines += section_grid(runs + other_half(args.profile), "classification", "Table 1, classification")
+    joined = runs + other_half(args.profile)
+    lines += section_grid(joined, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_grid(runs, "language-modeling", "Decoder-only students")
-    with_table1 = runs + (table1_runs() if args.profile in ("ablations", "width") else [])  # the default depth, width
+    with_table1 = joined + (table1_runs() if args.profile in ("ablations", "ablations-random", "width") else [])
     lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})

@@ -12,7 +12,8 @@
 #   pairs        Table 1 on verse pairs (bible-paraphrase), copy init, 3 seeds
 #   pairs-random the same table's random-init students (600 steps), 3 seeds: not yet a recipe, over the hour
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
-#   ablations    student depth (1, 2, 4 layers)
+#   ablations    student depth (1, 2, 4 layers), copy init
+#   ablations-random  the same table's random-init students
 #   width        student width (192 with learned maps, and 384), 400 steps
 #   related      Wang et al. 2023 (objectives x copied blocks), 3 seeds
 #   crild        Ko et al. 2023 (CR-ILD: last-layer matching, mixup, consistency), 3 seeds
@@ -38,13 +39,13 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-profiles="offline recipe pairs pairs-random generation ablations width related crild lm quick all mpnet paper qwen3"
+profiles="offline recipe pairs pairs-random generation ablations ablations-random width related crild lm quick all mpnet paper qwen3"
 usage="usage: bash run_all.sh [${profiles// /|}|test] [--plan]"
 profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
-        offline|recipe|pairs|pairs-random|generation|ablations|width|related|crild|lm|quick|all|mpnet|paper|qwen3|test)
+        offline|recipe|pairs|pairs-random|generation|ablations|ablations-random|width|related|crild|lm|quick|all|mpnet|paper|qwen3|test)
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
         -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
@@ -59,7 +60,7 @@ fi
 if [ "$profile" = all ]; then  # every offline profile in turn, each with its own runs/ and results/
     extra=()
     [ "$plan" = yes ] && extra=(--plan)
-    for name in offline recipe pairs pairs-random generation ablations width related crild lm; do
+    for name in offline recipe pairs pairs-random generation ablations ablations-random width related crild lm; do
         bash "$0" "$name" "${extra[@]}" || exit
     done
     exit 0
@@ -109,8 +110,8 @@ offline_settings() {  # offline_settings [DEFAULT_SEEDS]: 0 1 2 unless a profile
     student=("${shared[@]}" --max-steps "$steps" --eval-every "${EVAL_EVERY:-50}" --eval-steps 25)
     copy_init=(--init copy --lr "${COPY_LR:-1e-4}" --warmup-steps 30)
     random_init=(--init random --lr "${RANDOM_LR:-1e-3}" --warmup-steps 30)
-    # Table 1's random-init students: lr 5e-4 for 300 steps. At 1e-3 for 200 steps (the recipe the
-    # ablations and width profiles ran with, random_init above) a student without matching stayed at
+    # Table 1's random-init students (and ablations-random's): lr 5e-4 for 300 steps. At 1e-3 for 200
+    # steps (the recipe the width profile ran with, random_init above) a student without matching stayed at
     # the majority class in one seed of a fresh re-run, and at 5e-4 matched students take off later
     # (README, "The offline recipe"; results/offline/diagnostics.md).
     table1_random_student=("${shared[@]}" --max-steps "${STEPS:-300}" --eval-every "${EVAL_EVERY:-100}" --eval-steps 25)
@@ -182,22 +183,32 @@ pairs_random_jobs() {  # the same table's random-init students, 3 seeds (report.
     pairs_grid 2150 "${random_init[@]}"
 }
 
-ablations_jobs() {  # student depth: 1, 2 and 4 layers (3 is Table 1), seeds 0 and 1
-    offline_settings "0 1"
-    local seed depth seconds strategies
+depth_grid() {  # depth_grid "SECONDS-1 SECONDS-2 SECONDS-4" STUDENT-AND-INIT-FLAGS...: depths 1, 2, 4, one job per seed
+    local seconds=($1) depths=(1 2 4) seed i depth strategies
+    shift
     for seed in $seeds; do
-        for depth in 1 2 4; do
+        for i in 0 1 2; do
+            depth=${depths[i]}
             # one student layer has one matched block: reverse is forward (6 <- 1), so depth 1
             # contrasts forward with all-to-one (3 <- 1) instead of running one configuration twice
             strategies=none,forward,reverse
             [ "$depth" = 1 ] && strategies=none,forward,all-to-one
-            case $depth in 1) seconds=150 ;; 2) seconds=240 ;; *) seconds=425 ;; esac
-            job "depth/layers-$depth" "$seconds" $(classifier_teacher rt-sentiment) "${student[@]}" \
-                --student-layers "$depth" "${copy_init[@]}" --strategy "$strategies" --seed "$seed"
-            job "depth/layers-$depth" "$seconds" $(classifier_teacher rt-sentiment) "${student[@]}" \
-                --student-layers "$depth" "${random_init[@]}" --strategy "$strategies" --seed "$seed"
+            job "depth/layers-$depth" "${seconds[i]}" $(classifier_teacher rt-sentiment) "$@" \
+                --student-layers "$depth" --strategy "$strategies" --seed "$seed"
         done
     done
+}
+
+ablations_jobs() {  # student depth 1, 2 and 4 (3 is Table 1), copy init, seeds 0 and 1
+    offline_settings "0 1"
+    depth_grid "150 240 425" "${student[@]}" "${copy_init[@]}"
+}
+
+ablations_random_jobs() {  # the same table's random-init students at Table 1's random-init recipe (report.py joins both halves)
+    # Both inits in one profile take about 68 min, over the hour. At the earlier random-init recipe
+    # (lr 1e-3, 200 steps) the 4-layer student without matching stayed at the majority class in seed 1.
+    offline_settings "0 1"
+    depth_grid "230 360 640" "${table1_random_student[@]}" "${table1_random_init[@]}"
 }
 
 width_jobs() {  # student width, random init: 192 (a learned map per matched state) and the full 384, seeds 0 and 1

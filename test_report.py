@@ -148,6 +148,32 @@ def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(pr
     assert len(json.loads((project / "results" / "ablations" / "runs.json").read_text())) == 2  # its own runs only
 
 
+def test_ablations_random_joins_the_copy_half_and_table_1_at_each_inits_steps(project):
+    """The depth table is split over ablations (copy init) and ablations-random; the latter's report
+    prints the whole table, and Table 1's 3-layer rows come in at the steps each init trained."""
+    for seed in (0, 1):
+        write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,
+                  profile="ablations-random", student_layers={"encoder": 2}, steps=300, lr=5e-4)
+    copy_half = [{"table": "depth", "kind": "classification", "task": "synth-sentiment", "init": "copy",
+                  "strategy": "forward", "seed": seed, "score": 0.80, "steps": 200, "lr": 1e-4,
+                  "metrics": {"dev": {"accuracy": 0.80}}, "student_layers": {"encoder": 2}, "student_width": 384}
+                 for seed in (0, 1)]
+    table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": init,
+               "strategy": "forward", "seed": seed, "score": score, "steps": steps, "lr": lr,
+               "metrics": {"dev": {"accuracy": score}}, "student_layers": {"encoder": 3}, "student_width": 384}
+              for seed in (0, 1) for init, steps, lr, score in (("random", 300, 5e-4, 0.75), ("copy", 200, 1e-4, 0.85),
+                                                                ("random", 200, 1e-3, 0.55))]  # an earlier recipe
+    for profile, saved in (("ablations", copy_half), ("offline", table1)):
+        (project / "results" / profile).mkdir(parents=True)
+        (project / "results" / profile / "runs.json").write_text(json.dumps(saved))
+    run_report("--profile", "ablations-random")
+    tables = (project / "results" / "ablations-random" / "tables.md").read_text()
+    assert "(synth-sentiment; random init 300 steps at lr 5e-4; copy init 200 steps at lr 1e-4; seeds [0, 1])" in tables
+    assert "| 2 | copy | forward | 80.0 ± 0.0 | 80.0 / 80.0 | - |" in tables
+    assert "| 3 | random | forward | 75.0 ± 0.0 | 75.0 / 75.0 | - |" in tables and "55.0" not in tables
+    assert "| 3 | copy | forward | 85.0 ± 0.0 | 85.0 / 85.0 | - |" in tables
+
+
 def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project):
     """The verse-pair Table 1 is split over two profiles to fit the hour; pairs-random's report joins
     pairs' copy-init rows (its committed runs.json here), and the heading gives each init's schedule."""

@@ -12,7 +12,7 @@ import cli
 import mapping
 
 HERE = Path(__file__).parent
-PROFILES = ("offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "width", "related", "crild", "quick", "mpnet", "paper")
+PROFILES = ("offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "ablations-random", "width", "related", "crild", "quick", "mpnet", "paper")
 
 
 def run_all(tmp_path, *argv, env=None):
@@ -213,8 +213,22 @@ def test_the_verse_pair_table_is_one_grid_over_two_profiles(tmp_path):
     assert (random[0]["max-steps"], random[0]["lr"]) == ("600", "3e-4")
 
 
+def test_the_depth_table_is_one_grid_over_two_profiles_at_table_1s_recipes(tmp_path):
+    """ablations (copy init) and ablations-random train depths 1, 2 and 4 with Table 1's settings
+    for each init, so the 3-layer rows the report borrows from Table 1 are the same recipe."""
+    copy, random, table1 = plan(tmp_path, "ablations"), plan(tmp_path, "ablations-random"), plan(tmp_path, "offline")
+    per_init = ("init", "lr", "max-steps", "eval-every")
+    for half in (copy, random):
+        assert [job["student-layers"] for job in half] == list("124124") and [job["seed"] for job in half] == list("000111")
+        assert [job["strategy"].split(",")[2] for job in half] == ["all-to-one", "reverse", "reverse"] * 2
+        settings = {tuple(job[k] for k in per_init) for job in half}
+        assert settings == {tuple(job[k] for k in per_init) for job in table1 if job["init"] == half[0]["init"]}
+    assert {job["init"] for job in copy} == {"copy"} and {job["init"] for job in random} == {"random"}
+
+
 def test_all_plans_every_offline_profile_in_turn(tmp_path):
     result = run_all(tmp_path, "all", "--plan")
     assert result.returncode == 0, result.stderr
     outs = {shlex.split(line)[3].split("/")[1] for line in result.stdout.splitlines()}
-    assert outs == {"offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "width", "related", "crild", "lm"}
+    assert outs == {"offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "ablations-random", "width",
+                    "related", "crild", "lm"}
