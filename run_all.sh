@@ -110,8 +110,8 @@ offline_settings() {  # offline_settings [DEFAULT_SEEDS]: 0 1 2 unless a profile
     student=("${shared[@]}" --max-steps "$steps" --eval-every "${EVAL_EVERY:-50}" --eval-steps 25)
     copy_init=(--init copy --lr "${COPY_LR:-1e-4}" --warmup-steps 30)
     random_init=(--init random --lr "${RANDOM_LR:-1e-3}" --warmup-steps 30)
-    # Table 1's random-init students (and ablations-random's): lr 5e-4 for 300 steps. At 1e-3 for 200
-    # steps (the recipe the width profile ran with, random_init above) a student without matching stayed at
+    # Table 1's random-init students (and ablations-random's and width's): lr 5e-4 for 300 steps. At
+    # 1e-3 for 200 steps (the earlier recipe, random_init above) a student without matching stayed at
     # the majority class in one seed of a fresh re-run, and at 5e-4 matched students take off later
     # (README, "The offline recipe"; results/offline/diagnostics.md).
     table1_random_student=("${shared[@]}" --max-steps "${STEPS:-300}" --eval-every "${EVAL_EVERY:-100}" --eval-steps 25)
@@ -212,14 +212,16 @@ ablations_random_jobs() {  # the same table's random-init students at Table 1's 
 }
 
 width_jobs() {  # student width, random init: 192 (a learned map per matched state) and the full 384, seeds 0 and 1
-    # 400 steps, not Table 1's 200: in 200 a 192-wide student under matching stays at the majority
-    # class (README, "Student depth and width"; results/width/diagnostics.md); both widths get 400
-    local STEPS=${STEPS:-400}  # seen by offline_settings
+    # Table 1's random-init lr (5e-4) for 600 steps, not its 300: a 192-wide student under matching
+    # leaves the majority class later than a 384-wide one (after step 200 at 5e-4; at the earlier lr
+    # 1e-3 it needed 400 steps, and no matching then stayed at the majority class in seed 1);
+    # results/width/diagnostics.md. Both widths get 600.
+    local STEPS=${STEPS:-600}  # seen by offline_settings
     offline_settings "0 1"
-    job "width/width-192" 760 $(classifier_teacher rt-sentiment) "${student[@]}" --student-width 192 \
-        "${random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
-    job "width/width-384" 800 $(classifier_teacher rt-sentiment) "${student[@]}" \
-        "${random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
+    job "width/width-192" 900 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
+        "${table1_random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
+    job "width/width-384" 1110 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" \
+        "${table1_random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
 }
 
 related_jobs() {  # Wang et al. 2023 on rt-sentiment: objectives x copied blocks, 3 seeds in lockstep per setting
@@ -291,8 +293,8 @@ quick_jobs() {  # every offline table, shrunk to a smoke test: one seed, short r
         --batch-size 16 --max-steps 10 --num-beams 2 --n-dev 40 --init copy,random --strategy none,forward --seed 0
     job "depth/layers-1" 20 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers 1 "${copy_init[@]}" \
         --strategy none,forward --seed 0
-    job "width/width-192" 20 $(classifier_teacher rt-sentiment) "${student[@]}" --student-width 192 \
-        "${random_init[@]}" --strategy none,forward --seed 0
+    job "width/width-192" 20 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
+        "${table1_random_init[@]}" --strategy none,forward --seed 0
     job "related/objective-attention-lower" 20 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
         --strategy forward --objective attention --copy-from lower --seed 0
     job "related/crild-mixup-consistency" 20 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
