@@ -201,14 +201,15 @@ depth_grid() {  # depth_grid "SECONDS-1 SECONDS-2 SECONDS-4" STUDENT-AND-INIT-FL
 
 ablations_jobs() {  # student depth 1, 2 and 4 (3 is Table 1), copy init, seeds 0 and 1
     offline_settings "0 1"
-    depth_grid "150 240 425" "${student[@]}" "${copy_init[@]}"
+    depth_grid "130 200 345" "${student[@]}" "${copy_init[@]}"
 }
 
 ablations_random_jobs() {  # the same table's random-init students at Table 1's random-init recipe (report.py joins both halves)
-    # Both inits in one profile take about 68 min, over the hour. At the earlier random-init recipe
+    # Both inits in one profile: about 54 min of jobs, plus the teacher and set-up on a fresh clone,
+    # too close to the hour (README). At the earlier random-init recipe
     # (lr 1e-3, 200 steps) the 4-layer student without matching stayed at the majority class in seed 1.
     offline_settings "0 1"
-    depth_grid "230 360 640" "${table1_random_student[@]}" "${table1_random_init[@]}"
+    depth_grid "165 265 460" "${table1_random_student[@]}" "${table1_random_init[@]}"
 }
 
 width_jobs() {  # student width, random init: 192 (a learned map per matched state) and the full 384, seeds 0 and 1
@@ -218,9 +219,9 @@ width_jobs() {  # student width, random init: 192 (a learned map per matched sta
     # results/width/diagnostics.md. Both widths get 600.
     local STEPS=${STEPS:-600}  # seen by offline_settings
     offline_settings "0 1"
-    job "width/width-192" 900 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
+    job "width/width-192" 850 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
         "${table1_random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
-    job "width/width-384" 1110 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" \
+    job "width/width-384" 1430 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" \
         "${table1_random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
 }
 
