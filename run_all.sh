@@ -14,7 +14,7 @@
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
 #   ablations    student depth (1, 2, 4 layers), copy init
 #   ablations-random  the same table's random-init students
-#   width        student width (192 with learned maps, and 384), 400 steps
+#   width        student width (192 with learned maps, and 384), random init, 600 steps
 #   related      Wang et al. 2023 (objectives x copied blocks), 3 seeds
 #   crild        Ko et al. 2023 (CR-ILD: last-layer matching, mixup, consistency), 3 seeds
 #   lm           decoder-only students on bible-lm (a Llama teacher trained here from scratch)
@@ -45,11 +45,13 @@ profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
-        offline|recipe|pairs|pairs-random|generation|ablations|ablations-random|width|related|crild|lm|quick|all|mpnet|paper|qwen3|test)
+        -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
+        *)
+            known=no
+            for name in $profiles test; do [ "$arg" = "$name" ] && known=yes; done
+            if [ "$known" = no ]; then echo "error: unknown profile '$arg'; choose one of: $profiles test" >&2; exit 2; fi
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
-        -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
-        *) echo "error: unknown profile '$arg'; choose one of: $profiles test" >&2; exit 2 ;;
     esac
 done
 profile=${profile:-offline}
@@ -206,8 +208,8 @@ ablations_jobs() {  # student depth 1, 2 and 4 (3 is Table 1), copy init, seeds 
 
 ablations_random_jobs() {  # the same table's random-init students at Table 1's random-init recipe (report.py joins both halves)
     # Both inits in one profile: about 54 min of jobs, plus the teacher and set-up on a fresh clone,
-    # too close to the hour (README). At the earlier random-init recipe
-    # (lr 1e-3, 200 steps) the 4-layer student without matching stayed at the majority class in seed 1.
+    # too close to the hour (README). At the earlier random-init recipe (lr 1e-3, 200 steps) the
+    # 4-layer student without matching stayed at the majority class in seed 1.
     offline_settings "0 1"
     depth_grid "165 265 460" "${table1_random_student[@]}" "${table1_random_init[@]}"
 }
