@@ -33,7 +33,8 @@ def parse_args(argv=None, description=None):
     a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
     a("--dev-file", help="local dev file, same columns")
     a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
-    a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all)")
+    a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all); "
+      "a teacher fine-tuned by this call also keeps its best checkpoint on them")
     a("--max-length", "--max-source-length", type=int, default=128,
       help="tokens per input (authors: 128); generation: per source (hence its second name)")
     a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "

@@ -344,6 +344,11 @@ def table1_runs():
     return saved_runs("offline")
 
 
+# Profiles whose tables take Table 1's 3-layer, 384-wide students (the offline profile's runs)
+# as their default-depth and default-width rows instead of training them again.
+BORROW_TABLE1 = ("ablations", "ablations-random", "width")
+
+
 # A table split over two profiles to fit the hour: the profile whose report joins the other's
 # half, that half's table and init. pairs-random's report prints the whole verse-pair Table 1,
 # ablations-random's the whole depth table.
@@ -523,7 +528,7 @@ def main():
     lines += section_grid(joined, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_grid(runs, "language-modeling", "Decoder-only students")
-    with_table1 = joined + (table1_runs() if args.profile in ("ablations", "ablations-random", "width") else [])
+    with_table1 = joined + (table1_runs() if args.profile in BORROW_TABLE1 else [])
     lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})
