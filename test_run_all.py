@@ -211,6 +211,8 @@ def test_the_verse_pair_table_is_one_grid_over_two_profiles(tmp_path):
     assert all(flags == shared[0] for flags in shared)
     assert shared[0]["n-dev"] == "900" and shared[0]["strategy"] == "none,forward,reverse,all-to-one,random"
     assert (random[0]["max-steps"], random[0]["lr"]) == ("600", "3e-4")
+    # over the hour as a whole, so README runs it one seed per call: the same job as in the full plan
+    assert plan(tmp_path, "pairs-random", env={"SEEDS": "1"}) == [random[1]]
 
 
 def test_the_depth_table_is_one_grid_over_two_profiles_at_table_1s_recipes(tmp_path):
