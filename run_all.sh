@@ -43,15 +43,18 @@ cd "$(dirname "$0")"
 offline_profiles="offline recipe pairs pairs-random generation ablations ablations-random width related crild lm"
 profiles="$offline_profiles quick all mpnet paper qwen3"
 usage="usage: bash run_all.sh [${profiles// /|}|test] [--plan]"
+listed() {  # listed WORD "LIST": is WORD one of LIST's space-separated words?
+    local item
+    for item in $2; do [ "$1" = "$item" ] && return 0; done
+    return 1
+}
 profile="" plan=no
 for arg in "$@"; do
     case "$arg" in
         --plan) plan=yes ;;
         -*) echo "error: unknown option '$arg'; $usage" >&2; exit 2 ;;
         *)
-            known=no
-            for name in $profiles test; do [ "$arg" = "$name" ] && known=yes; done
-            if [ "$known" = no ]; then echo "error: unknown profile '$arg'; choose one of: $profiles test" >&2; exit 2; fi
+            if ! listed "$arg" "$profiles test"; then echo "error: unknown profile '$arg'; choose one of: $profiles test" >&2; exit 2; fi
             if [ -n "$profile" ]; then echo "error: two profiles, '$profile' and '$arg'; $usage" >&2; exit 2; fi
             profile=$arg ;;
     esac
@@ -548,8 +551,8 @@ mode=count n_jobs=0 estimate=0 index=0
 where="on 2 CPU cores"
 { [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && where="of GPU time"
 echo "== $profile profile: $n_jobs jobs, estimated $((estimate / 60)) minutes $where (finished runs are skipped)"
-if [[ " $offline_profiles " == *" $profile "* ]] && [ "$estimate" -gt 3600 ] && [ -z "${SEEDS:-}" ]; then  # pairs-random
-    echo "   over the hour: run it a seed per call (SEEDS=0 bash run_all.sh $profile, then SEEDS=1 and SEEDS=2); each keeps the finished runs"
+if listed "$profile" "$offline_profiles" && [ "$estimate" -gt 3600 ] && [ -z "${SEEDS:-}" ]; then  # pairs-random, generation
+    echo "   over the hour: run it a seed per call (SEEDS=N bash run_all.sh $profile for each N of: $seeds); each keeps the finished runs"
 fi
 mode=run
 "${profile//-/_}_jobs"
