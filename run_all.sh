@@ -293,12 +293,12 @@ mpnet_jobs() {  # the paper's teacher size: MPNet-base (12 layers, 768 wide) -> 
 }
 
 quick_jobs() {  # every offline table, shrunk to a smoke test: one seed, short runs, small dev sets
-    local STEPS=20 SEEDS=0 TEACHER_STEPS=40 N_DEV=200  # seen by the functions called below
+    local STEPS=10 SEEDS=0 TEACHER_STEPS=16 N_DEV=100  # seen by the functions called below
     offline_settings
     table1 rt-sentiment 40 40
-    job "generation/kjv-bbe" 90 --task kjv-bbe --teacher-dir "$teachers/kjv-bbe" --teacher-lr 1e-4 \
-        --teacher-batch-size 16 --teacher-max-steps 20 --batch-order bucket --student-layers 2 --max-length 48 \
-        --batch-size 16 --max-steps 10 --num-beams 2 --n-dev 40 --init copy,random --strategy none,forward --seed 0
+    job "generation/kjv-bbe" 60 --task kjv-bbe --teacher-dir "$teachers/kjv-bbe" --teacher-lr 1e-4 \
+        --teacher-batch-size 16 --teacher-max-steps 8 --batch-order bucket --student-layers 2 --max-length 32 \
+        --batch-size 16 --max-steps 6 --num-beams 2 --n-dev 20 --init copy,random --strategy none,forward --seed 0
     job "depth/layers-1" 20 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers 1 "${copy_init[@]}" \
         --strategy none,forward --seed 0
     job "width/width-192" 20 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
