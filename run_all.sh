@@ -268,6 +268,7 @@ generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 c
                --teacher-batch-size 16 --teacher-max-steps "${TEACHER_STEPS:-2000}" --teacher-eval-every-epochs 0.15
                --batch-order bucket --student-layers 3 --max-length 64 --batch-size 16 --max-steps "${STEPS:-300}"
                --eval-every 100 --num-beams 1 --n-dev 200)
+    teacher_estimate 2300 "${d2t[@]}"
     for seed in $seeds; do
         job "generation/kjv-bbe" 900 "${d2t[@]}" "${copy_init[@]}" --strategy "$all" --seed "$seed"
     done
@@ -490,6 +491,12 @@ teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (t
         if [ "$1" = --teacher-dir ]; then [ -f "$2/metrics.json" ]; return; fi
         shift
     done
+}
+
+teacher_estimate() {  # teacher_estimate SECONDS FLAGS...: count a teacher's fine-tuning in the estimate unless cached
+    local seconds=$1
+    shift
+    if [ "$mode" = count ] && ! teacher_ready "$@"; then estimate=$((estimate + seconds)); fi
 }
 
 job() {
