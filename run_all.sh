@@ -270,7 +270,7 @@ generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 c
                --eval-every 100 --num-beams 1 --n-dev 200)
     teacher_estimate 2300 "${d2t[@]}"
     for seed in $seeds; do
-        job "generation/kjv-bbe" 900 "${d2t[@]}" "${copy_init[@]}" --strategy "$all" --seed "$seed"
+        job "generation/kjv-bbe" 1100 "${d2t[@]}" "${copy_init[@]}" --strategy "$all" --seed "$seed"
     done
 }
 
