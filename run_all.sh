@@ -584,8 +584,10 @@ angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
     tail -n 1 "$out.txt" | tee -a "$log"
     rm "$out.txt"
 }
-echo "== angle analysis (results/$profile/angles)"
-mkdir -p "$results/angles"
+if listed "$profile" "offline quick paper"; then  # the profiles with an angle analysis
+    echo "== angle analysis (results/$profile/angles)"
+    mkdir -p "$results/angles"
+fi
 if [ "$profile" = offline ] || [ "$profile" = quick ]; then
     # rt-sentiment's students of seed 0, before training (untrained 'random' and 'copy'
     # students) and after, for every strategy of both inits.
