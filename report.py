@@ -99,7 +99,7 @@ def grid_table(runs, teacher_score, scale, name):
             lines.append(f"| {init} | {strategy} | {mean} | {per_seed} | {paired} | "
                          f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
         verdicts.append(verdict(init, score, differences, name))
-    return lines, [v for v in verdicts if v] + same_pairs_notes(runs), seeds
+    return lines, [v for v in verdicts if v] + same_pairs_notes(runs) + repeated_draw_notes(runs), seeds
 
 
 def seed_cells(score, differences, strategy, seeds):
@@ -159,6 +159,17 @@ def same_pairs_notes(runs):
             by_draw.setdefault(key, []).append(r["strategy"])
     return [f"{init} init, seed {seed}: {' and '.join(sorted(strategies))} have the same layer pairs "
             "(one configuration)." for (init, seed, _), strategies in sorted(by_draw.items()) if len(strategies) > 1]
+
+
+def repeated_draw_notes(runs):
+    """'random' draws its permutation from the seed alone, so two seeds may draw the same one: then
+    the row holds fewer draws than seeds. Say so."""
+    by_draw = {}
+    for r in runs:
+        if r["strategy"] == "random" and any(r.get("pairs", {}).values()):
+            by_draw.setdefault((r["init"], json.dumps(r["pairs"], sort_keys=True)), []).append(r["seed"])
+    return [f"{init} init, random: seeds {' and '.join(map(str, sorted(seeds)))} drew the same layer pairs "
+            "(fewer draws than seeds)." for (init, _), seeds in sorted(by_draw.items()) if len(seeds) > 1]
 
 
 def teacher_metrics(run):
@@ -325,7 +336,7 @@ def section_ablation(runs, table, title, column, value):
                 mean, per_seed, paired = seed_cells(score, differences, strategy, seeds)
                 lines.append(f"| {group_value} | {init} | {strategy} | {mean} | {per_seed} | {paired} |")
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
-            verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
+            verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group) + repeated_draw_notes(group)]
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 

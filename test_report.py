@@ -133,6 +133,20 @@ def test_ablation_rows_bring_table_1s_cells_of_the_same_seeds_and_flag_one_confi
     assert "student layers 1: copy init, seed 0: forward and reverse have the same layer pairs" in tables
 
 
+def test_a_random_permutation_drawn_by_two_seeds_is_flagged(project):
+    draws = {0: [[0, 0], [1, 2], [2, 6], [3, 4]], 1: [[0, 0], [1, 4], [2, 6], [3, 2]],
+             2: [[0, 0], [1, 4], [2, 6], [3, 2]]}  # seeds 1 and 2 drew the same permutation
+    for seed, pairs in draws.items():
+        write_run(project, "classification", f"t/copy-random-seed{seed}", "copy", "random", seed, 0.8,
+                  pairs={"encoder": pairs})
+        write_run(project, "classification", f"t/copy-forward-seed{seed}", "copy", "forward", seed, 0.8,
+                  pairs={"encoder": [[0, 0], [1, 2], [2, 4], [3, 6]]})
+    run_report("--no-readme")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "copy init, random: seeds 1 and 2 drew the same layer pairs (fewer draws than seeds)." in tables
+    assert "seeds 0 and" not in tables  # forward's identical lists across seeds are not a repeated draw
+
+
 def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(project):
     for seed in (0, 1):
         write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,
