@@ -99,7 +99,7 @@ def grid_table(runs, teacher_score, scale, name):
             lines.append(f"| {init} | {strategy} | {mean} | {per_seed} | {paired} | "
                          f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
         verdicts.append(verdict(init, score, differences, name))
-    return lines, [v for v in verdicts if v] + same_pairs_notes(runs) + repeated_draw_notes(runs), seeds
+    return lines, [v for v in verdicts if v] + same_pairs_notes(runs), seeds
 
 
 def seed_cells(score, differences, strategy, seeds):
@@ -151,14 +151,16 @@ def verdict(init, score, differences, name):
 
 def same_pairs_notes(runs):
     """Two strategies with the same layer pairs are one configuration (a seed's 'random' draw may be
-    'reverse'): say so wherever it happens."""
+    'reverse'), and two seeds' 'random' draws may be one draw (repeated_draw_notes): say so wherever
+    it happens."""
     by_draw = {}
     for r in runs:
         if any(r.get("pairs", {}).values()):
             key = (r["init"], r["seed"], json.dumps(r["pairs"], sort_keys=True))
             by_draw.setdefault(key, []).append(r["strategy"])
     return [f"{init} init, seed {seed}: {' and '.join(sorted(strategies))} have the same layer pairs "
-            "(one configuration)." for (init, seed, _), strategies in sorted(by_draw.items()) if len(strategies) > 1]
+            "(one configuration)." for (init, seed, _), strategies in sorted(by_draw.items())
+            if len(strategies) > 1] + repeated_draw_notes(runs)
 
 
 def repeated_draw_notes(runs):
@@ -336,7 +338,7 @@ def section_ablation(runs, table, title, column, value):
                 mean, per_seed, paired = seed_cells(score, differences, strategy, seeds)
                 lines.append(f"| {group_value} | {init} | {strategy} | {mean} | {per_seed} | {paired} |")
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
-            verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group) + repeated_draw_notes(group)]
+            verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 

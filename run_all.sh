@@ -12,7 +12,8 @@
 #   pairs        Table 1 on verse pairs (bible-paraphrase), copy init, 3 seeds
 #   pairs-random the same table's random-init students (600 steps), 3 seeds: about 36 min a seed, so run
 #                it a seed at a time (SEEDS=0 bash run_all.sh pairs-random, then SEEDS=1, SEEDS=2)
-#   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher
+#   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher, copy init, 3 seeds;
+#                on a fresh clone SEEDS=0 first (the teacher takes about 38 min), then the rest
 #   ablations    student depth (1, 2, 4 layers), copy init
 #   ablations-random  the same table's random-init students
 #   width        student width (192 with learned maps, and 384), random init, 600 steps
@@ -262,7 +263,8 @@ generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 c
     # The teacher: each decoder layer's cross-attention starts as a copy of its self-attention, lr 3e-4
     # after 100 warm-up steps, 2000 steps of 16 verses: 33.2 BLEU on the 200 dev verses against 27.1
     # for copying the source (results/generation/diagnostics.md). About 38 min, on the first call only.
-    # Students 3+3, copy init only: random-init students wrote nothing usable in 300 steps (1.4 BLEU).
+    # Students 3+3, copy init only: random-init ones (2+2, embeddings frozen) wrote nothing usable in
+    # 300 steps (1.4 BLEU); 800 steps with trained embeddings is a lead, not yet a recipe (diagnostics.md).
     # Greedy decoding: beams cost several times more on a CPU.
     local d2t=(--task kjv-bbe --teacher-dir "$teachers/kjv-bbe" --teacher-lr 3e-4 --teacher-warmup-steps 100
                --teacher-batch-size 16 --teacher-max-steps "${TEACHER_STEPS:-2000}" --teacher-eval-every-epochs 0.15
