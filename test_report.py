@@ -147,6 +147,20 @@ def test_a_random_permutation_drawn_by_two_seeds_is_flagged(project):
     assert "seeds 0 and" not in tables  # forward's identical lists across seeds are not a repeated draw
 
 
+def test_a_generation_student_writing_one_output_for_every_source_is_flagged(project):
+    for strategy, outputs in (("none", ["and the lord said to moses,"] * 20),
+                              ("forward", [f"verse {i}" for i in range(20)])):
+        write_run(project, "generation", f"kjv-bbe/random-{strategy}-seed0", "random", strategy, 0, 5.0,
+                  kind="generation", profile="generation")
+        run_dir = project / "runs" / "generation" / "generation" / "kjv-bbe" / f"random-{strategy}-seed0"
+        (run_dir / "predictions.txt").write_text("\n".join(outputs) + "\n")
+    run_report("--profile", "generation")
+    tables = (project / "results" / "generation" / "tables.md").read_text()
+    assert ("random init, none, seed 0: its best checkpoint writes 1 distinct output for 20 dev rows "
+            "(it ignores the source).") in tables
+    assert "forward, seed 0" not in tables
+
+
 def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(project):
     for seed in (0, 1):
         write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,

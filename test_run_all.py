@@ -12,7 +12,8 @@ import cli
 import mapping
 
 HERE = Path(__file__).parent
-PROFILES = ("offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "ablations-random", "width", "related", "crild", "quick", "mpnet", "paper")
+PROFILES = ("offline", "recipe", "pairs", "pairs-random", "generation", "generation-random", "ablations",
+            "ablations-random", "width", "related", "crild", "quick", "mpnet", "paper")
 
 
 def run_all(tmp_path, *argv, env=None):
@@ -215,6 +216,21 @@ def test_the_verse_pair_table_is_one_grid_over_two_profiles(tmp_path):
     assert plan(tmp_path, "pairs-random", env={"SEEDS": "1"}) == [random[1]]
 
 
+def test_table_2_is_one_grid_over_two_profiles(tmp_path):
+    """generation (copy init) and generation-random share the teacher (and its fine-tuning flags), the
+    task, the dev cut and every student setting but the init's steps, lr, warm-up, embeddings and
+    evaluation interval."""
+    copy, random = plan(tmp_path, "generation"), plan(tmp_path, "generation-random")
+    assert [job["init"] for job in copy] == ["copy"] * 3 and [job["init"] for job in random] == ["random"] * 3
+    assert [job["seed"] for job in copy + random] == list("012012")
+    per_init = ("init", "lr", "seed", "out", "max-steps", "eval-every", "warmup-steps", "freeze-embeddings")
+    shared = [{k: v for k, v in job.items() if k not in per_init} for job in copy + random]
+    assert all(flags == shared[0] for flags in shared)
+    assert shared[0]["teacher-dir"] == "runs/teachers/kjv-bbe" and shared[0]["student-layers"] == "3"
+    assert shared[0]["strategy"] == "none,forward,reverse,all-to-one,random"
+    assert plan(tmp_path, "generation-random", env={"SEEDS": "1"}) == [random[1]]
+
+
 def test_the_depth_table_is_one_grid_over_two_profiles_at_table_1s_recipes(tmp_path):
     """ablations (copy init) and ablations-random train depths 1, 2 and 4 with Table 1's settings
     for each init, so the 3-layer rows the report borrows from Table 1 are the same recipe."""
@@ -232,5 +248,5 @@ def test_all_plans_every_offline_profile_in_turn(tmp_path):
     result = run_all(tmp_path, "all", "--plan")
     assert result.returncode == 0, result.stderr
     outs = {shlex.split(line)[3].split("/")[1] for line in result.stdout.splitlines()}
-    assert outs == {"offline", "recipe", "pairs", "pairs-random", "generation", "ablations", "ablations-random", "width",
-                    "related", "crild", "lm"}
+    assert outs == {"offline", "recipe", "pairs", "pairs-random", "generation", "generation-random", "ablations",
+                    "ablations-random", "width", "related", "crild", "lm"}
