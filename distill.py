@@ -508,7 +508,10 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, plan, 
             for run in runs:
                 if not run["failed"]:
                     record_evaluation(run, step, dev_rows, task, tokenizer, settings)
-            progress.set_postfix(dev=" ".join(f"{r['history'][-1]['score']:.3f}" for r in runs if r["history"]))
+            scores = " ".join(f"{r['history'][-1]['score']:.3f}" for r in runs if r["history"])
+            progress.set_postfix(dev=scores)
+            if progress.disable:  # no bar (output not a terminal, e.g. run_all.log): one line per evaluation
+                print(f"{desc}: step {step}/{total_steps}, dev {scores}", flush=True)
     progress.close()
 
 

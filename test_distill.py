@@ -225,7 +225,7 @@ def run_cli(*argv):
     distill.main(list(map(str, argv)))
 
 
-def test_end_to_end_writes_metrics_and_a_loadable_student(tiny_teacher_dir, tmp_path):
+def test_end_to_end_writes_metrics_and_a_loadable_student(tiny_teacher_dir, tmp_path, capsys):
     out = tmp_path / "student"
     run_cli("--teacher", tiny_teacher_dir, "--n-train", 64, "--student-layers", 2, "--max-steps", 4,
             "--eval-every", 2, "--max-length", 32, "--lr", "1e-3", "--out", out)
@@ -237,6 +237,9 @@ def test_end_to_end_writes_metrics_and_a_loadable_student(tiny_teacher_dir, tmp_
     assert metrics["pairs"] == {"encoder": [[0, 0], [1, 2], [2, 4]]}
     assert 0 <= metrics["metrics"]["dev"]["accuracy"] <= 1 and "accuracy" in metrics["teacher"]["metrics"]["dev"]
     assert [h["step"] for h in metrics["history"]] == [2, 4]
+    # no progress bar off a terminal: a log still shows each evaluation as it happens
+    assert [line.split(", dev ")[0].split(": ")[-1] for line in capsys.readouterr().out.splitlines()
+            if ", dev " in line] == ["step 2/4", "step 4/4"]
     student = tf.AutoModelForSequenceClassification.from_pretrained(out)
     assert student.config.num_hidden_layers == 2
     # a finished run is not redone, and nothing is overwritten
