@@ -179,9 +179,11 @@ def constant_output_notes(runs):
     learnt a language model of the targets and ignores the source: generation's majority class.
     Its predictions.txt (distill.py) tells; say so under the table."""
     notes = []
-    written = [r for r in runs if r["kind"] == "generation" and Path(r.get("dir") or "-", "predictions.txt").is_file()]
-    for r in sorted(written, key=lambda r: r["dir"]):
-        outputs = Path(r["dir"], "predictions.txt").read_text().splitlines()
+    for r in sorted((r for r in runs if r["kind"] == "generation" and r.get("dir")), key=lambda r: r["dir"]):
+        path = Path(r["dir"], "predictions.txt")
+        if not path.is_file():
+            continue
+        outputs = path.read_text().splitlines()
         distinct = len(set(outputs))
         if distinct * 10 < len(outputs):
             notes.append(f"{r['init']} init, {r['strategy']}, seed {r['seed']}: its best checkpoint writes "

@@ -291,8 +291,8 @@ generation_random_jobs() {  # Table 2's random-init students (report.py joins th
     # about 50 min a seed, so run one seed per call (SEEDS=0, SEEDS=1, SEEDS=2), each under the hour.
     kjv_bbe_student 800 200
     for seed in $seeds; do
-        job "generation/kjv-bbe" 3000 "${d2t[@]}" --init random --lr 1e-3 --warmup-steps 30 --freeze-embeddings no \
-            --strategy "$all" --seed "$seed"
+        job "generation/kjv-bbe" 3000 "${d2t[@]}" "${random_init[@]}" --freeze-embeddings no --strategy "$all" \
+            --seed "$seed"
     done
 }
 
