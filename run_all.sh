@@ -285,7 +285,7 @@ generation_random_jobs() {  # Table 2's random-init students (report.py joins th
     local seed d2t
     # Random init, measured on seed 0 (results/generation/diagnostics.md): at lr 1e-3 for 800 steps a
     # matched student reads its source from step 200 and is still rising at the end; without
-    # matching a student writes one sentence for every verse through 1600 steps (a language model of
+    # matching a student writes one sentence for every verse through 3000 steps (a language model of
     # Basic English), as the teacher did with a fresh cross-attention. Embeddings are trained: frozen
     # (the authors' choice) a random-init student keeps random word vectors. Five students take
     # about 50 min a seed, so run one seed per call (SEEDS=0, SEEDS=1, SEEDS=2), each under the hour.
