@@ -147,7 +147,8 @@ table1() {  # table1 TASK COPY_SECONDS RANDOM_SECONDS: every strategy x {copy, r
 
 offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's SST-2 cell), 3 seeds
     offline_settings
-    table1 rt-sentiment 430 560
+    teacher_estimate 290 $(classifier_teacher rt-sentiment)  # 400 teacher steps, on a fresh clone only
+    table1 rt-sentiment 450 590  # measured on a fresh clone, 2026-11-30: 445-455 and 579-594 s
 }
 
 recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) and one step either side
@@ -240,7 +241,7 @@ related_jobs() {  # Wang et al. 2023 on rt-sentiment: objectives x copied blocks
     local objective copy_from
     for objective in kd-only hidden attention; do
         for copy_from in lower upper; do
-            job "related/objective-$objective-$copy_from" 420 $(classifier_teacher rt-sentiment) "${student[@]}" \
+            job "related/objective-$objective-$copy_from" 360 $(classifier_teacher rt-sentiment) "${student[@]}" \
                 "${copy_init[@]}" --strategy forward --objective "$objective" --copy-from "$copy_from" \
                 --seed "${seeds// /,}"
         done
