@@ -253,10 +253,10 @@ crild_jobs() {  # Ko et al. 2023 (CR-ILD) on rt-sentiment, 3 seeds in lockstep p
     # all-layer vs last-layer matching on clean inputs, on mixup inputs, and with consistency
     # regularisation; bottom-block init as in the study
     local crild=(--copy-from lower --strategy forward,last --seed "${seeds// /,}")
-    job "related/crild-clean" 720 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
-    job "related/crild-mixup" 1230 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
+    job "related/crild-clean" 600 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
+    job "related/crild-mixup" 1030 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
         "${crild[@]}" --supplementary mixup
-    job "related/crild-mixup-consistency" 1240 $(classifier_teacher rt-sentiment) "${student[@]}" \
+    job "related/crild-mixup-consistency" 1030 $(classifier_teacher rt-sentiment) "${student[@]}" \
         "${copy_init[@]}" "${crild[@]}" --supplementary mixup --consistency 0.1
 }
 
