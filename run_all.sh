@@ -147,7 +147,7 @@ table1() {  # table1 TASK COPY_SECONDS RANDOM_SECONDS: every strategy x {copy, r
 
 offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's SST-2 cell), 3 seeds
     offline_settings
-    teacher_estimate 290 $(classifier_teacher rt-sentiment)  # 400 teacher steps, on a fresh clone only
+    teacher_estimate 280 $(classifier_teacher rt-sentiment)  # 400 teacher steps, on a fresh clone only
     table1 rt-sentiment 450 590  # measured on a fresh clone, 2026-11-30: 445-455 and 579-594 s
 }
 
