@@ -10,10 +10,12 @@ For the offline profile it also rewrites README's results section (between the
 """
 import argparse
 import csv
+import functools
 import json
 import statistics
 from pathlib import Path
 
+import data
 import distill
 
 STRATEGIES = ("none", "forward", "reverse", "all-to-one", "random")
@@ -99,7 +101,8 @@ def grid_table(runs, teacher_score, scale, name):
             lines.append(f"| {init} | {strategy} | {mean} | {per_seed} | {paired} | "
                          f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
         verdicts.append(verdict(init, score, differences, name))
-    return lines, [v for v in verdicts if v] + same_pairs_notes(runs) + constant_output_notes(runs), seeds
+    notes = same_pairs_notes(runs) + constant_output_notes(runs) + majority_class_notes(runs)
+    return lines, [v for v in verdicts if v] + notes, seeds
 
 
 def seed_cells(score, differences, strategy, seeds):
@@ -190,6 +193,37 @@ def constant_output_notes(runs):
                          f"{distinct} distinct output{'s' * (distinct != 1)} for {len(outputs)} dev rows "
                          "(it ignores the source).")
     return notes
+
+
+# A classifier this close to the dev set's majority-class rate (in points) scores what answering one
+# class for every example scores: flag it under its table, as generation flags a constant output.
+MAJORITY_MARGIN = 1.0
+
+
+@functools.lru_cache(maxsize=None)
+def majority_rate(task_name, n_dev):
+    """The share of the most frequent label among the task's (first n_dev) dev rows; None for a
+    task whose dev rows this machine cannot read without the hub."""
+    if data.TASKS.get(task_name, {}).get("source") != "offline":
+        return None
+    try:
+        rows = next(iter(data.load_task(task_name)["dev"].values()))[:n_dev]
+    except data.PackageMissing:
+        return None
+    labels = [row["label"] for row in rows]
+    return max(map(labels.count, set(labels))) / len(labels)
+
+
+def majority_class_notes(runs):
+    """One line per classification run within MAJORITY_MARGIN points of its dev majority class."""
+    notes = []
+    for r in runs:
+        rate = majority_rate(r["task"], r.get("settings", {}).get("n_dev")) if r["kind"] == "classification" else None
+        if rate is not None and (r["score"] - rate) * 100 < MAJORITY_MARGIN:
+            name = r.get("name") or f"{r['init']} init, {r['strategy']}, seed {r['seed']}"
+            notes.append(f"{name}: {r['score'] * 100:.1f}, within {MAJORITY_MARGIN:.0f} point of the majority "
+                         f"class ({rate * 100:.1f}): it did not learn.")
+    return sorted(notes)
 
 
 def teacher_metrics(run):
@@ -304,7 +338,8 @@ def in_brackets(parts):
 
 
 def lr_text(lr):
-    return f"{lr:.0e}".replace("e-0", "e-")
+    """1e-4, 2.5e-4: as run_all.sh writes them."""
+    return f"{lr:.1e}".replace(".0e", "e").replace("e-0", "e-")
 
 
 def section_grid(runs, table, title):
@@ -357,6 +392,7 @@ def section_ablation(runs, table, title, column, value):
                 lines.append(f"| {group_value} | {init} | {strategy} | {mean} | {per_seed} | {paired} |")
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
             verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
+    verdicts += majority_class_notes(chosen)
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
@@ -407,8 +443,11 @@ def section_learning_rate(runs):
     chosen = sweep + [r for r in table1_runs() if (r["task"], r["init"], r["seed"]) in cells
                       and r["strategy"] in strategies and r["steps"] in sweep_steps]
     seeds = sorted({r["seed"] for r in sweep})
-    steps = [h["step"] for h in sweep[0]["history"]]
-    lines = [f"### Learning rate per init ({sweep[0]['task']}, {sweep[0]['steps']} steps, seeds {seeds})", "",
+    steps = sorted({h["step"] for r in chosen for h in r["history"]})  # each init's evaluations ('-' where none)
+    per_init = {r["init"]: r["steps"] for r in sweep}
+    length = (f"{sweep[0]['steps']} steps" if len(set(per_init.values())) == 1 else
+              "; ".join(f"{init} init {per_init[init]} steps" for init in ("random", "copy") if init in per_init))
+    lines = [f"### Learning rate per init ({sweep[0]['task']}, {length}, seeds {seeds})", "",
              f"| init | lr | strategy | dev accuracy (best) | per seed ({', '.join(map(str, seeds))}) | "
              + " | ".join(f"step {step}" for step in steps) + " |", "|---|---|---|---|---|" + "---|" * len(steps)]
     for init, lr, strategy in sorted({(r["init"], r["lr"], r["strategy"]) for r in chosen},
@@ -418,7 +457,7 @@ def section_learning_rate(runs):
         curve = [cell([h["score"] for r in group for h in r["history"] if h["step"] == step], 100) for step in steps]
         lines.append(f"| {init} | {lr_text(lr)} | {strategy} | {cell([r['score'] for r in group], 100)} | "
                      + " / ".join(f"{r['score'] * 100:.1f}" for r in group) + " | " + " | ".join(curve) + " |")
-    return lines + [""]
+    return lines + [""] + [f"- {note}" for note in majority_class_notes(chosen)] + [""]
 
 
 def related_rows(runs):
@@ -430,7 +469,8 @@ def related_rows(runs):
         row = rows.setdefault((setting, r["strategy"]), {
             "setting": setting, "objective": settings.get("objective", "hidden"), "copy_from": settings.get("copy_from"),
             "strategy": r["strategy"], "supplementary": settings.get("supplementary") or "-",
-            "consistency": settings.get("consistency") or 0, "task": r["task"], "steps": r["steps"], "scores": {}})
+            "consistency": settings.get("consistency") or 0, "task": r["task"], "steps": r["steps"],
+            "stage1_steps": r.get("stage1_steps") or 0, "scores": {}})
         row["scores"][r["seed"]] = r["score"] * 100
     return list(rows.values())
 
@@ -440,7 +480,10 @@ def section_related(runs):
     if not rows:
         return []
     seeds = sorted({seed for row in rows for seed in row["scores"]})
-    lines = [f"### Related studies ({rows[0]['task']}, copy init, {rows[0]['steps']} steps, seeds {seeds})", "",
+    steps = f"{rows[0]['steps']} steps"
+    if rows[0]["stage1_steps"]:  # --stage1-epochs: the matching terms alone, then prediction alone
+        steps = f"two stages: {rows[0]['stage1_steps']} steps of the matching terms, then {steps} of CE + KL"
+    lines = [f"### Related studies ({rows[0]['task']}, copy init, {steps}, seeds {seeds})", "",
              "| setting | objective | copied blocks | strategy | supplementary inputs | consistency w | "
              f"dev accuracy | per seed ({', '.join(map(str, seeds))}) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
@@ -450,7 +493,8 @@ def section_related(runs):
     caution = ("Each claim is judged on paired differences (same seed, so the same data order): 'agrees' or "
                "'disagrees' when the mean difference is more than twice its standard error, 'within noise' "
                "otherwise.")
-    return lines + ["", caution, ""] + [f"- {claim}" for claim in related_claims(rows)] + [""]
+    notes = majority_class_notes([r for r in runs if r["table"] == "related"])
+    return lines + ["", caution, ""] + [f"- {claim}" for claim in related_claims(rows) + notes] + [""]
 
 
 def judged(differences):

@@ -32,9 +32,9 @@
 #                Hugging Face hub and GPUs; independent jobs are spread over all visible GPUs.
 #   qwen3        the authors' decoder-only setup (Qwen3-8B, HellaSwag and CoQA; qwen3_jobs): hub and GPUs
 #
-# --plan prints every job's full distill.py command line, one per line, and exits: it
-# creates nothing (no .venv, runs/ or results/), so it is the way to check a profile's
-# settings before spending GPU hours on them.
+# --plan prints every job's full distill.py command line, one per line (the estimate goes to
+# stderr), and exits: it creates nothing (no .venv, runs/ or results/), so it is the way to
+# check a profile's settings before spending GPU hours on them.
 #
 # The first call creates .venv and installs requirements*.txt into it. Every job is
 # resumable: a run whose metrics.json exists is skipped, so an interrupted call picks
@@ -147,20 +147,19 @@ table1() {  # table1 TASK COPY_SECONDS RANDOM_SECONDS: every strategy x {copy, r
 
 offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's SST-2 cell), 3 seeds
     offline_settings
-    teacher_estimate 280 $(classifier_teacher rt-sentiment)  # 400 teacher steps, on a fresh clone only
     table1 rt-sentiment 450 590  # measured on a fresh clone, 2026-11-30: 445-455 and 579-594 s
 }
 
 recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) and one step either side
     offline_settings "0 1"
     local lr
-    for lr in 3e-5 3e-4; do  # copy init; 1e-4 is Table 1's
-        job "lr/copy-lr$lr" 480 $(classifier_teacher rt-sentiment) "${student[@]}" --init copy --lr "$lr" \
+    for lr in 3e-5 3e-4; do  # copy init, Table 1's 200 steps; 1e-4 is Table 1's
+        job "lr/copy-lr$lr" 400 $(classifier_teacher rt-sentiment) "${student[@]}" --init copy --lr "$lr" \
             --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
     done
-    for lr in 3e-4 3e-3; do  # random init; 1e-3 is Table 1's
-        job "lr/random-lr$lr" 480 $(classifier_teacher rt-sentiment) "${student[@]}" --init random --lr "$lr" \
-            --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
+    for lr in 2.5e-4 1e-3; do  # random init, Table 1's 300 steps; 5e-4 is Table 1's
+        job "lr/random-lr$lr" 500 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --init random \
+            --lr "$lr" --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
     done
 }
 
@@ -256,10 +255,10 @@ crild_jobs() {  # Ko et al. 2023 (CR-ILD) on rt-sentiment, 3 seeds in lockstep p
     # the last-layer students on mixup inputs stayed 0.4-0.8 above the majority class in every seed;
     # in two they learn (results/crild/diagnostics.md).
     local crild=(--copy-from lower --strategy forward,last --stage1-epochs 0.3 --seed "${seeds// /,}")
-    job "related/crild-clean" 700 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
-    job "related/crild-mixup" 1050 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
+    job "related/crild-clean" 830 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" "${crild[@]}"
+    job "related/crild-mixup" 1065 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
         "${crild[@]}" --supplementary mixup
-    job "related/crild-mixup-consistency" 1050 $(classifier_teacher rt-sentiment) "${student[@]}" \
+    job "related/crild-mixup-consistency" 1065 $(classifier_teacher rt-sentiment) "${student[@]}" \
         "${copy_init[@]}" "${crild[@]}" --supplementary mixup --consistency 0.1
 }
 
@@ -272,7 +271,6 @@ kjv_bbe_student() {  # kjv_bbe_student STEPS EVAL_EVERY: sets d2t, Table 2's tea
          --teacher-batch-size 16 --teacher-max-steps "${TEACHER_STEPS:-2000}" --teacher-eval-every-epochs 0.15
          --batch-order bucket --student-layers 3 --max-length 64 --batch-size 16 --max-steps "${STEPS:-$1}"
          --eval-every "$2" --num-beams 1 --n-dev 200)
-    teacher_estimate 2300 "${d2t[@]}"
 }
 
 generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 cell), BERT2BERT from MiniLM, copy init
@@ -519,10 +517,22 @@ teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (t
     done
 }
 
-teacher_estimate() {  # teacher_estimate SECONDS FLAGS...: count a teacher's fine-tuning in the estimate unless cached
-    local seconds=$1
-    shift
-    if [ "$mode" = count ] && ! teacher_ready "$@"; then estimate=$((estimate + seconds)); fi
+# Milliseconds per fine-tuning step of each offline teacher, alone at two threads on 2 cores: rt-sentiment
+# 400 steps in about 280 s, bible-paraphrase 400 in about 690 s (longer pairs), kjv-bbe 2000 in 2256 s.
+declare -A teacher_step_ms=([rt-sentiment]=700 [bible-paraphrase]=1725 [kjv-bbe]=1128)
+
+count_teacher() {  # count_teacher FLAGS...: add an uncached teacher's fine-tuning to the estimate, once per call
+    local dir="" steps=0
+    while [ $# -gt 1 ]; do
+        case "$1" in
+            --teacher-dir) dir=$2 ;;
+            --teacher-max-steps) steps=$2 ;;
+        esac
+        shift
+    done
+    if [ -z "$dir" ] || [ -f "$dir/metrics.json" ] || listed "$dir" "$counted_teachers"; then return; fi
+    counted_teachers="$counted_teachers $dir"  # the first job that names it fine-tunes it
+    estimate=$((estimate + steps * ${teacher_step_ms[$(basename "$dir")]:-0} / 1000))
 }
 
 job() {
@@ -532,7 +542,7 @@ job() {
     command=$(shell_words distill.py --out "$runs/$name" "$@")
     case "$mode" in
         print) echo "python $command"; return ;;
-        count) n_jobs=$((n_jobs + 1)) estimate=$((estimate + seconds)); return ;;
+        count) n_jobs=$((n_jobs + 1)) estimate=$((estimate + seconds)); count_teacher "$@"; return ;;
     esac
     index=$((index + 1))
     local started=$SECONDS
@@ -556,9 +566,18 @@ job() {
     echo "== [$index/$n_jobs] $name took $took s" >> "$log"
 }
 
+count_jobs() {  # sets n_jobs and estimate: the jobs' seconds, plus each teacher not yet fine-tuned, once
+    mode=count n_jobs=0 estimate=0 index=0 counted_teachers=""
+    "${profile//-/_}_jobs"
+}
+where="on 2 CPU cores"
+{ [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && where="of GPU time"
+
 if [ "$plan" = yes ]; then  # before setup: --plan creates nothing
     mode=print
     "${profile//-/_}_jobs"
+    count_jobs
+    echo "# $n_jobs jobs, estimated $((estimate / 60)) minutes $where" >&2  # stdout stays command lines only
     exit 0
 fi
 
@@ -578,10 +597,7 @@ if { [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && command -v nvidia-sm
     mapfile -t gpus < <(nvidia-smi --query-gpu=index --format=csv,noheader)
 fi
 
-mode=count n_jobs=0 estimate=0 index=0
-"${profile//-/_}_jobs"
-where="on 2 CPU cores"
-{ [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && where="of GPU time"
+count_jobs
 echo "== $profile profile: $n_jobs jobs, estimated $((estimate / 60)) minutes $where (finished runs are skipped)"
 if listed "$profile" "$offline_profiles" && [ "$estimate" -gt 3600 ] && [ -z "${SEEDS:-}" ]; then  # pairs-random, generation
     echo "   over the hour: run it a seed per call (SEEDS=N bash run_all.sh $profile for each N of: $seeds); each keeps the finished runs"

@@ -17,7 +17,8 @@ def write_run(root, table, name, init, strategy, seed, score, kind="classificati
                "history": [{"step": 50, "score": score / 2}, {"step": 150, "score": score}],
                "teacher": {"dir": str(teacher_dir), "metrics": {"dev": {"accuracy": 0.99}}},
                "settings": extra}
-    metrics.update({key: extra.pop(key) for key in ("student_layers", "student_width", "pairs", "steps") if key in extra})
+    metrics.update({key: extra.pop(key) for key in ("student_layers", "student_width", "pairs", "steps", "stage1_steps", "history")
+                    if key in extra})
     (directory / "metrics.json").write_text(json.dumps(metrics))
 
 
@@ -101,6 +102,25 @@ def test_crild_claims_say_within_noise_when_seeds_disagree(project):
     assert "last minus all on clean inputs: +3.7 ± 0.9 (paired, 3 seeds): agrees" in tables
     assert "mixup minus clean: +0.0 ± 1.2 (paired, 3 seeds): within noise" in tables
     assert "with minus without: -3.0 ± 1.0 (paired, 3 seeds): disagrees" in tables
+
+
+def test_a_classifier_within_a_point_of_the_majority_class_is_flagged_in_every_table(project):
+    rate = report.majority_rate("synth-sentiment", None)
+    assert 0.5 < rate < 0.6  # synth-sentiment's dev labels: 52.6% one class
+    for seed in range(3):
+        for strategy, score in (("forward", rate + 0.005), ("last", rate + 0.05)):
+            write_run(project, "related", f"crild-mixup/copy-{strategy}-seed{seed}", "copy", strategy, seed, score,
+                      copy_from="lower", stage1_steps=102, steps=200)
+        write_run(project, "classification", f"synth-sentiment/random-none-seed{seed}", "random", "none", seed,
+                  rate if seed == 1 else 0.8)
+    run_report("--no-readme")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "copy init, two stages: 102 steps of the matching terms, then 200 steps of CE + KL" in tables
+    near = f"{(rate + 0.005) * 100:.1f}, within 1 point of the majority class ({rate * 100:.1f}): it did not learn."
+    assert all(f"- crild-mixup/copy-forward-seed{seed}: {near}" in tables for seed in range(3))
+    assert "copy-last" not in tables.split("Related studies")[1].split("\n- ", 1)[1]  # 5 points above: learnt
+    assert f"- synth-sentiment/random-none-seed1: {rate * 100:.1f}, within 1 point" in tables
+    assert "random-none-seed0" not in tables
 
 
 def test_two_seeds_are_shown_but_not_judged(project):
@@ -240,6 +260,19 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     assert "| init | lr | strategy | dev accuracy (best) | per seed (0, 1) | step 50 | step 150 |" in tables
     assert "| random | 1e-3 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
     assert "| random | 3e-3 | forward | 70.5 ± 0.7 | 70.0 / 71.0 | 35.2 ± 0.4 | 70.5 ± 0.7 |" in tables
+
+
+def test_learning_rate_table_gives_each_inits_steps_and_every_evaluation(project):
+    for init, steps, history in (("random", 300, [{"step": 100, "score": 0.6}, {"step": 300, "score": 0.7}]),
+                                 ("copy", 200, [{"step": 25, "score": 0.65}, {"step": 200, "score": 0.8}])):
+        for seed in (0, 1):
+            write_run(project, "lr", f"{init}-lr1e-3/{init}-forward-seed{seed}", init, "forward", seed,
+                      history[-1]["score"], profile="recipe", lr=1e-3, steps=steps, history=history)
+    run_report("--profile", "recipe")
+    tables = (project / "results" / "recipe" / "tables.md").read_text()
+    assert "(synth-sentiment, random init 300 steps; copy init 200 steps, seeds [0, 1])" in tables
+    assert "| step 25 | step 100 | step 200 | step 300 |" in tables
+    assert "| random | 1e-3 | forward | 70.0 ± 0.0 | 70.0 / 70.0 | - | 60.0 ± 0.0 | - | 70.0 ± 0.0 |" in tables
     assert "reverse" not in tables  # only the swept strategies, and only the swept seeds of Table 1
 
 

@@ -89,6 +89,15 @@ def test_every_run_of_a_plan_has_its_own_directory(tmp_path, profile):
     assert len(directories) == len(set(directories)), [d for d in directories if directories.count(d) > 1][:3]
 
 
+def test_plan_gives_the_estimate_on_stderr_counting_a_teacher_not_yet_fine_tuned_once(tmp_path):
+    # crild: jobs of 830 + 1065 + 1065 s, all on the rt-sentiment teacher: 400 steps of 0.7 s, counted once
+    assert run_all(tmp_path, "crild", "--plan").stderr == "# 3 jobs, estimated 54 minutes on 2 CPU cores\n"
+    teacher = tmp_path / "runs" / "teachers" / "rt-sentiment"
+    teacher.mkdir(parents=True)
+    (teacher / "metrics.json").write_text("{}")
+    assert run_all(tmp_path, "crild", "--plan").stderr == "# 3 jobs, estimated 49 minutes on 2 CPU cores\n"
+
+
 def test_plan_may_come_first_and_defaults_to_offline(tmp_path):
     result = run_all(tmp_path, "--plan")
     assert result.returncode == 0 and result.stdout.startswith("python distill.py --out runs/offline/")
