@@ -510,11 +510,19 @@ shell_words() {  # the arguments as one line a shell reads back the same: odd wo
     echo "${words[*]}"
 }
 
-teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (then jobs may run in parallel)
+flag_value() {  # flag_value FLAG FLAGS...: the value FLAG first takes among FLAGS (empty if absent)
+    local flag=$1
+    shift
     while [ $# -gt 1 ]; do
-        if [ "$1" = --teacher-dir ]; then [ -f "$2/metrics.json" ]; return; fi
+        if [ "$1" = "$flag" ]; then echo "$2"; return; fi
         shift
     done
+}
+
+teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (then jobs may run in parallel)
+    local dir
+    dir=$(flag_value --teacher-dir "$@")
+    [ -z "$dir" ] || [ -f "$dir/metrics.json" ]
 }
 
 # Milliseconds per fine-tuning step of each offline teacher, alone at two threads on 2 cores: rt-sentiment
@@ -522,17 +530,11 @@ teacher_ready() {  # has the --teacher-dir among these flags been fine-tuned? (t
 declare -A teacher_step_ms=([rt-sentiment]=700 [bible-paraphrase]=1725 [kjv-bbe]=1128)
 
 count_teacher() {  # count_teacher FLAGS...: add an uncached teacher's fine-tuning to the estimate, once per call
-    local dir="" steps=0
-    while [ $# -gt 1 ]; do
-        case "$1" in
-            --teacher-dir) dir=$2 ;;
-            --teacher-max-steps) steps=$2 ;;
-        esac
-        shift
-    done
-    if [ -z "$dir" ] || [ -f "$dir/metrics.json" ] || listed "$dir" "$counted_teachers"; then return; fi
+    local dir steps
+    dir=$(flag_value --teacher-dir "$@") steps=$(flag_value --teacher-max-steps "$@")
+    if teacher_ready "$@" || listed "$dir" "$counted_teachers"; then return; fi
     counted_teachers="$counted_teachers $dir"  # the first job that names it fine-tunes it
-    estimate=$((estimate + steps * ${teacher_step_ms[$(basename "$dir")]:-0} / 1000))
+    estimate=$((estimate + ${steps:-0} * ${teacher_step_ms[$(basename "$dir")]:-0} / 1000))
 }
 
 job() {
