@@ -130,6 +130,9 @@ def parse_args(argv=None, description=None):
       "learning rate (scale_parameter=False, relative_step=False: the authors' T5 runs)")
     a("--warmup-steps", type=int, default=0, help="linear warm-up steps before the linear decay (authors: "
       "0 for BERT, 100 for BART, 500 for T5)")
+    a("--hold-encoder-steps", type=int, default=0, help="sequence-to-sequence students: the encoder takes no "
+      "update in the first N steps, so the decoder learns to read it before it can collapse (random-init "
+      "BERT2BERT without matching collapses its encoder within 40 steps; distill.hold_encoder)")
     a("--batch-size", type=int, default=32)
     a("--epochs", type=float, default=10.0, help="student epochs (authors: 10; SST-2: 20)")
     a("--max-steps", type=int, help="cap on student steps (short runs)")
@@ -167,7 +170,7 @@ POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_l
 
 
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
-                "warmup_steps", "teacher_warmup_steps", "lora", "teacher_lora", "lora_dropout")
+                "warmup_steps", "teacher_warmup_steps", "hold_encoder_steps", "lora", "teacher_lora", "lora_dropout")
 
 
 def check_numbers(args):
@@ -228,6 +231,9 @@ def resolve_settings(args, task):
     if (args.lora or args.teacher_lora) and not language_model:
         raise ValueError("--lora and --teacher-lora are implemented for decoder-only language models (the "
                          "authors' LLM setting), not for a task of kind " + repr(task["kind"]))
+    if args.hold_encoder_steps and task["kind"] != "generation":
+        raise ValueError(f"--hold-encoder-steps holds a sequence-to-sequence model's encoder, but task "
+                         f"{task['name']!r} is {task['kind']}; leave the flag out")
     teacher_base = args.teacher_base or default_teacher_base(task)
     return argparse.Namespace(**{
         **vars(args),

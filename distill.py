@@ -424,7 +424,23 @@ def schedule(settings, n_rows, role):
     return dict(lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
                 optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
                 warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
-                steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps)
+                steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps,
+                hold_encoder_steps=0 if teacher else settings.hold_encoder_steps)
+
+
+def hold_encoder(model):
+    """Drop this step's gradients of a sequence-to-sequence model's encoder (--hold-encoder-steps).
+
+    Why: a random-init BERT2BERT student trained without matching collapses its encoder within
+    40 steps, every source position to one vector, and then writes one sentence for every source.
+    While the cross-attention is still near-uniform, every source position receives the same
+    gradient, and Adam's per-parameter steps turn it into a large constant output. Held for the
+    first steps, the encoder keeps its random, token-specific states until the decoder has learnt
+    to read them (results/generation/diagnostics.md, runs 10-12). In BART and T5 the encoder's
+    word vectors are the table both stacks share, so those are held too.
+    """
+    for parameter in model.get_encoder().parameters():
+        parameter.grad = None
 
 
 def make_optimizer(params, name, lr, weight_decay):
@@ -495,6 +511,8 @@ def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, plan, 
                 with random_stream(run, device), autocast(device, settings.bf16):
                     loss, parts = student_loss(run, batch, teacher_outputs, settings)
                 loss.backward()
+                if step <= plan["hold_encoder_steps"]:
+                    hold_encoder(run["model"])
                 torch.nn.utils.clip_grad_norm_(run["model"].parameters(), settings.max_grad_norm)
                 run["optimizer"].step()
                 run["scheduler"].step()

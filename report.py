@@ -56,6 +56,7 @@ def load_runs(profile):
         parts = path.relative_to(Path("runs", profile)).parts
         run["table"], run["name"], run["dir"] = parts[0], "/".join(parts[1:-1]), str(path.parent)
         run["lr"] = run.get("settings", {}).get("lr")  # kept in runs.json, which leaves the settings out
+        run["hold_encoder_steps"] = run.get("settings", {}).get("hold_encoder_steps", 0)
         runs.append(run)
     return runs
 
@@ -323,12 +324,15 @@ def paper_table(runs, task, name):
 
 
 def schedule(runs):
-    """'200 steps', or each init's steps and learning rate where the inits differ in steps."""
+    """'200 steps', or each init's steps and learning rate where the inits differ in steps (and
+    how long a random-init encoder was held, distill.hold_encoder)."""
     steps = {r["init"]: r["steps"] for r in runs}
-    if len(set(steps.values())) == 1:
+    holds = {r["init"]: r.get("hold_encoder_steps") for r in runs}
+    if len(set(steps.values())) == 1 and not any(holds.values()):
         return f"{runs[0]['steps']} steps"
     lrs = {r["init"]: r["lr"] for r in runs}
     return "; ".join(f"{init} init {steps[init]} steps at lr {lr_text(lrs[init])}"
+                     + (f", encoder held for the first {holds[init]}" if holds[init] else "")
                      for init in ("random", "copy") if init in steps)
 
 
