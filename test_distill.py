@@ -2,6 +2,7 @@
 import json
 import random
 import shutil
+import types
 
 import pytest
 import torch
@@ -219,6 +220,37 @@ def test_encoder_decoder_students_match_both_stacks(kind):
     assert parts["hid"].item() > 0 and seen[-1] < seen[0]
 
 
+@pytest.mark.parametrize("kind", ["bart", "t5", "bert2bert"])
+def test_hold_encoder_drops_the_encoders_gradients_and_keeps_the_decoders(kind):
+    model = tiny_seq2seq(kind, layers=2)
+    model(**random_batch(seq2seq=True)).loss.backward()
+    distill.hold_encoder(model)
+    assert all(p.grad is None for p in model.get_encoder().parameters())
+    decoder_blocks = families.attribute(model, families.family(model.config)["stacks"]["decoder"]["blocks"])
+    assert all(p.grad is not None for p in decoder_blocks.parameters())
+
+
+def seq2seq_rows(n=8):
+    generator = torch.Generator().manual_seed(2)
+    return [{"input_ids": torch.randint(5, 60, (6,), generator=generator).tolist(),
+             "labels": torch.randint(5, 60, (4,), generator=generator).tolist()} for _ in range(n)]
+
+
+@pytest.mark.parametrize("steps, encoder_moves", [(2, False), (3, True)])
+def test_a_held_encoder_takes_no_update_in_its_first_steps(steps, encoder_moves):
+    teacher = tiny_seq2seq("bert2bert")
+    args = args_for("--student-layers", "2", "--hold-encoder-steps", "2", kind="generation")
+    run = make_run(teacher, args, "random", "none")
+    before = {name: p.detach().clone() for name, p in run["model"].named_parameters()}
+    plan = {**distill.schedule(args, 8, "student"), "steps": steps, "eval_steps": set()}
+    assert plan["hold_encoder_steps"] == 2 and distill.schedule(args, 8, "teacher")["hold_encoder_steps"] == 0
+    distill.train([run], None, seq2seq_rows(), {}, {"kind": "generation"}, types.SimpleNamespace(pad_token_id=0),
+                  args, plan, desc="test")
+    moved = {name for name, p in run["model"].named_parameters() if not torch.equal(p, before[name])}
+    assert any(name.startswith("decoder.") for name in moved)
+    assert any(name.startswith("encoder.") for name in moved) == encoder_moves
+
+
 # ------------------------------------------------------------------ end to end (tiny_teacher_dir: conftest.py)
 
 def run_cli(*argv):
@@ -278,6 +310,7 @@ def test_lockstep_runs_write_one_directory_each(tiny_teacher_dir, tmp_path):
     (["--task", "nope"], "unknown task 'nope'"),
     (["--student-layers", "9"], "deeper than teacher"),
     (["--copy-from", "middle"], "unknown copy choice 'middle'"),
+    (["--hold-encoder-steps", "5"], "holds a sequence-to-sequence model's encoder"),
     (["--train-file", "/nonexistent.csv", "--dev-file", "/nonexistent.csv"], "does not exist"),
 ])
 def test_bad_flags_exit_with_one_clear_line(tiny_teacher_dir, tmp_path, capsys, argv, message):
@@ -379,6 +412,7 @@ def test_only_the_failing_student_stops_in_lockstep(tiny_teacher_dir):
     (["--lr", "-1"], "--lr -1.0 is out of range"),
     (["--max-steps", "0"], "--max-steps 0 is out of range"),
     (["--a-hid", "nan"], "--a-hid nan is out of range"),
+    (["--hold-encoder-steps", "-1"], "--hold-encoder-steps -1 is out of range"),
     (["--seed", "one"], "must be whole numbers"),
     (["--eval-steps", "10,x"], "must be comma-separated step numbers"),
 ])

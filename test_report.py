@@ -244,6 +244,15 @@ def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project
     assert len(json.loads((project / "results" / "pairs-random" / "runs.json").read_text())) == 2  # its own runs
 
 
+def test_the_heading_says_how_long_a_random_init_encoder_was_held(project):
+    for init, steps, lr, hold in (("random", 800, 1e-3, 200), ("copy", 300, 1e-4, 0)):
+        write_run(project, "generation", f"kjv/{init}-forward-seed0", init, "forward", 0, 0.5, steps=steps, lr=lr,
+                  hold_encoder_steps=hold)
+    run_report("--profile", "offline")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "(random init 800 steps at lr 1e-3, encoder held for the first 200; copy init 300 steps at lr 1e-4;" in tables
+
+
 def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     for seed in (0, 1):
         for strategy, score in (("none", 0.60), ("forward", 0.70 + seed / 100)):

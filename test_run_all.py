@@ -227,12 +227,14 @@ def test_the_verse_pair_table_is_one_grid_over_two_profiles(tmp_path):
 
 def test_table_2_is_one_grid_over_two_profiles(tmp_path):
     """generation (copy init) and generation-random share the teacher (and its fine-tuning flags), the
-    task, the dev cut and every student setting but the init's steps, lr, warm-up, embeddings and
-    evaluation interval."""
+    task, the dev cut and every student setting but the init's steps, lr, warm-up, embeddings,
+    evaluation interval and encoder hold (random init only: distill.hold_encoder)."""
     copy, random = plan(tmp_path, "generation"), plan(tmp_path, "generation-random")
     assert [job["init"] for job in copy] == ["copy"] * 3 and [job["init"] for job in random] == ["random"] * 3
     assert [job["seed"] for job in copy + random] == list("012012")
-    per_init = ("init", "lr", "seed", "out", "max-steps", "eval-every", "warmup-steps", "freeze-embeddings")
+    per_init = ("init", "lr", "seed", "out", "max-steps", "eval-every", "warmup-steps", "freeze-embeddings",
+                "hold-encoder-steps")
+    assert [job.get("hold-encoder-steps") for job in copy + random] == [None] * 3 + ["200"] * 3
     shared = [{k: v for k, v in job.items() if k not in per_init} for job in copy + random]
     assert all(flags == shared[0] for flags in shared)
     assert shared[0]["teacher-dir"] == "runs/teachers/kjv-bbe" and shared[0]["student-layers"] == "3"
