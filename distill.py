@@ -433,10 +433,10 @@ def hold_encoder(model):
 
     Why: a random-init BERT2BERT student trained without matching collapses its encoder within
     40 steps, every source position to one vector, and then writes one sentence for every source.
-    While the cross-attention is still near-uniform, every source position receives the same
-    gradient, and Adam's per-parameter steps turn it into a large constant output. Held for the
-    first steps, the encoder keeps its random, token-specific states until the decoder has learnt
-    to read them (results/generation/diagnostics.md, runs 10-12). In BART and T5 the encoder's
+    Probably because, while the cross-attention is near-uniform, every source position receives
+    the same gradient, and Adam's per-parameter steps turn it into a large constant output. Held
+    for the first steps, the encoder keeps its random, token-specific states until the decoder
+    has learnt to read them (results/generation/diagnostics.md, runs 10-13). In BART and T5 the encoder's
     word vectors are the table both stacks share, so those are held too.
     """
     for parameter in model.get_encoder().parameters():

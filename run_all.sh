@@ -285,11 +285,11 @@ generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 c
 generation_random_jobs() {  # Table 2's random-init students (report.py joins the copy-init half)
     offline_settings
     local seed d2t
-    # Random init, measured on seed 0 (results/generation/diagnostics.md): at lr 1e-3 for 800 steps a
-    # matched student reads its source from step 200 and is still rising at the end. Without matching,
-    # the encoder collapses to one vector within 40 steps and the student writes one sentence for every
-    # verse; held (no encoder updates) for the first 200 steps, while the decoder learns to read it,
-    # it does not (runs 10-12). Every strategy shares the hold. Embeddings are trained: frozen (the
+    # Random init, measured on seed 0 (results/generation/diagnostics.md): at lr 1e-3 for 800 steps
+    # matched students learn and are still rising at the end. Without matching, the encoder collapses
+    # to one vector within 40 steps and the student writes one sentence for every verse; held (no
+    # encoder updates) for the first 200 steps, while the decoder learns to read it, it does not
+    # (runs 10-13). Every strategy shares the hold. Embeddings are trained: frozen (the
     # authors' choice) a random-init student keeps random word vectors. Five students take about
     # 50 min a seed, so run one seed per call (SEEDS=0, SEEDS=1, SEEDS=2), each under the hour.
     kjv_bbe_student 800 200
