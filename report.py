@@ -57,8 +57,44 @@ def load_runs(profile):
         run["table"], run["name"], run["dir"] = parts[0], "/".join(parts[1:-1]), str(path.parent)
         run["lr"] = run.get("settings", {}).get("lr")  # kept in runs.json, which leaves the settings out
         run["hold_encoder_steps"] = run.get("settings", {}).get("hold_encoder_steps", 0)
+        run["n_dev"] = run.get("settings", {}).get("n_dev")
         runs.append(run)
     return runs
+
+
+# The tables whose sections read only what runs.json keeps (the related-studies rows need each run's
+# settings, which runs.json leaves out).
+JOINABLE_TABLES = ("classification", "generation", "language-modeling", "depth", "width", "lr")
+
+
+def committed_runs(profile, local):
+    """The rows of the committed results/<profile>/runs.json with no run under runs/<profile>: a profile
+    run a seed per call (SEEDS=2 bash run_all.sh generation-random, on a fresh clone) keeps the
+    seeds it did not run again instead of overwriting them, and its tables say which rows were read.
+    With no runs at all, `python report.py --profile P` rebuilds P's tables from its committed rows."""
+    saved = Path("results", profile, "runs.json")
+    if not saved.exists():
+        return []
+    ran = {(r["table"], r["name"]) for r in local}
+    return [r for r in json.loads(saved.read_text())
+            if r["table"] in JOINABLE_TABLES and (r["table"], r["name"]) not in ran]
+
+
+def committed_note(profile, kept, runs):
+    """One line naming the rows read from the committed runs.json, and each task's teacher scores
+    where the runs read and the runs made here were distilled from teachers that score differently."""
+    if not kept:
+        return []
+    groups = sorted({(r["table"], r["task"]) for r in kept})
+    seeds = "; ".join(f"{table} {task}: seeds {sorted({r['seed'] for r in kept if (r['table'], r['task']) == (table, task)})}"
+                      for table, task in groups)
+    line = f"Read from the committed `results/{profile}/runs.json`, not run under `runs/{profile}`: {len(kept)} runs ({seeds})."
+    for task in sorted({r["task"] for r in kept}):
+        scale = 100 if kept[0]["kind"] == "classification" else 1
+        teachers = sorted({f"{teacher_score(r) * scale:.1f}" for r in runs if r["task"] == task})
+        if len(teachers) > 1:
+            line += f" The runs of {task} were distilled from teachers scoring {', '.join(teachers)}."
+    return [line, ""]
 
 
 def metric_name(run):
@@ -219,7 +255,7 @@ def majority_class_notes(runs):
     """One line per classification run within MAJORITY_MARGIN points of its dev majority class."""
     notes = []
     for r in runs:
-        rate = majority_rate(r["task"], r.get("settings", {}).get("n_dev")) if r["kind"] == "classification" else None
+        rate = majority_rate(r["task"], r.get("n_dev")) if r["kind"] == "classification" else None
         if rate is not None and (r["score"] - rate) * 100 < MAJORITY_MARGIN:
             name = r.get("name") or f"{r['init']} init, {r['strategy']}, seed {r['seed']}"
             notes.append(f"{name}: {r['score'] * 100:.1f}, within {MAJORITY_MARGIN:.0f} point of the majority "
@@ -230,8 +266,7 @@ def majority_class_notes(runs):
 def teacher_metrics(run):
     """The teacher's metrics, {split: {metric: value}}: as the run measured them (on its own dev rows,
     which --n-dev may cut), else from the teacher's metrics.json."""
-    path = Path(run["teacher"]["dir"], "metrics.json")
-    return run["teacher"]["metrics"] or json.loads(path.read_text())["metrics"]
+    return run["teacher"]["metrics"] or json.loads(Path(run["teacher"]["dir"], "metrics.json").read_text())["metrics"]
 
 
 def teacher_score(run):
@@ -350,7 +385,7 @@ def section_grid(runs, table, title):
     out = []
     for task in sorted({r["task"] for r in runs if r["table"] == table}):
         chosen = [r for r in runs if r["table"] == table and r["task"] == task]
-        n_dev = next((r["settings"].get("n_dev") for r in chosen if "settings" in r), None)
+        n_dev = next((r["n_dev"] for r in chosen if r.get("n_dev")), None)
         parts = [schedule(chosen), f"seeds {sorted({r['seed'] for r in chosen})}"]
         parts += [f"scored on the first {n_dev} dev rows"] if n_dev else []
         heading = f"### {title}: {task} {in_brackets(parts)}"
@@ -599,12 +634,15 @@ def main():
     parser.add_argument("--no-readme", action="store_true", help="do not rewrite README's results section")
     args = parser.parse_args()
     runs = load_runs(args.profile)
-    if not runs:
+    kept = committed_runs(args.profile, runs)
+    if not runs and not kept:
         raise SystemExit(f"error: no finished runs under runs/{args.profile}; run: bash run_all.sh {args.profile}")
+    runs += kept
     results = Path("results", args.profile)
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
+    lines += committed_note(args.profile, kept, runs)
     joined = runs + other_half(args.profile)
     lines += section_grid(joined, "classification", "Table 1, classification")
     lines += section_grid(joined, "generation", "Table 2, generation")
@@ -612,7 +650,7 @@ def main():
     with_table1 = joined + (table1_runs() if args.profile in BORROW_TABLE1 else [])
     lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
-    projections = sorted({r["settings"].get("projections") or "learned" for r in runs if r["table"] == "width"})
+    projections = sorted({r.get("settings", {}).get("projections") or "learned" for r in runs if r["table"] == "width"})
     lines += section_ablation(with_table1, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
                               "projections)", "width", lambda r: r["student_width"])
     lines += section_learning_rate(runs)

@@ -244,6 +244,57 @@ def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project
     assert len(json.loads((project / "results" / "pairs-random" / "runs.json").read_text())) == 2  # its own runs
 
 
+def committed_row(table, name, seed, score, teacher=0.99, strategy="forward"):
+    return {"table": table, "name": name, "kind": "classification", "offline": True, "task": "synth-sentiment",
+            "init": "random",
+            "strategy": strategy, "seed": seed, "score": score, "lr": 1e-3, "steps": 150, "wall_time_s": 1.0,
+            "dir": f"runs/offline/{table}/{name}", "student_layers": {"encoder": 2}, "student_width": 384,
+            "metrics": {"dev": {"accuracy": score}}, "history": [{"step": 150, "score": score}],
+            "teacher": {"metrics": {"dev": {"accuracy": teacher}}}}
+
+
+def test_a_seed_run_alone_keeps_the_committed_seeds_and_says_which_were_read(project):
+    """SEEDS=2 on a fresh clone: the committed seeds 0 and 1 join the table instead of being overwritten;
+    a seed run here again replaces its committed row; rows that need settings (related) are not read."""
+    (project / "results" / "offline").mkdir(parents=True)
+    committed = [committed_row("classification", f"synth-sentiment/random-forward-seed{seed}", seed, score)
+                 for seed, score in ((0, 0.70), (1, 0.72))]
+    committed.append(committed_row("related", "synth-sentiment/x-seed0", 0, 0.5))
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps(committed))
+    for seed, score in ((1, 0.60), (2, 0.74)):
+        write_run(project, "classification", f"synth-sentiment/random-forward-seed{seed}", "random", "forward", seed,
+                  score)
+    run_report()
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert ("Read from the committed `results/offline/runs.json`, not run under `runs/offline`: 1 runs "
+            "(classification synth-sentiment: seeds [0]).") in tables
+    assert "seeds [0, 1, 2]" in tables and "| 70.0 / 60.0 / 74.0 |" in tables  # seed 1 as run here
+    assert "teachers scoring" not in tables
+    saved = json.loads((project / "results" / "offline" / "runs.json").read_text())
+    assert sorted((r["table"], r["seed"], r["score"]) for r in saved) == [
+        ("classification", 0, 0.70), ("classification", 1, 0.60), ("classification", 2, 0.74)]
+
+
+def test_tables_rebuild_from_the_committed_rows_alone(project):
+    (project / "results" / "offline").mkdir(parents=True)
+    rows = [committed_row("classification", f"synth-sentiment/random-{strategy}-seed0", 0, score, strategy=strategy)
+            for strategy, score in (("none", 0.60), ("forward", 0.70))]
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps(rows))
+    run_report("--no-readme")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "not run under `runs/offline`: 2 runs" in tables and "| random | none | 60.0 | 60.0 | -10.0 |" in tables
+
+
+def test_rows_read_from_another_teacher_are_named(project):
+    (project / "results" / "offline").mkdir(parents=True)
+    row = committed_row("classification", "synth-sentiment/random-forward-seed0", 0, 0.70, teacher=0.95)
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps([row]))
+    write_run(project, "classification", "synth-sentiment/random-forward-seed1", "random", "forward", 1, 0.72)
+    run_report()
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "The runs of synth-sentiment were distilled from teachers scoring 95.0, 99.0." in tables
+
+
 def test_the_heading_says_how_long_a_random_init_encoder_was_held(project):
     for init, steps, lr, hold in (("random", 800, 1e-3, 200), ("copy", 300, 1e-4, 0)):
         write_run(project, "generation", f"kjv/{init}-forward-seed0", init, "forward", 0, 0.5, steps=steps, lr=lr,
