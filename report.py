@@ -80,21 +80,15 @@ def committed_runs(profile, local):
             if r["table"] in JOINABLE_TABLES and (r["table"], r["name"]) not in ran]
 
 
-def committed_note(profile, kept, runs):
-    """One line naming the rows read from the committed runs.json, and each task's teacher scores
-    where the runs read and the runs made here were distilled from teachers that score differently."""
+def committed_note(profile, kept):
+    """One line naming the rows read from the committed runs.json."""
     if not kept:
         return []
     groups = sorted({(r["table"], r["task"]) for r in kept})
     seeds = "; ".join(f"{table} {task}: seeds {sorted({r['seed'] for r in kept if (r['table'], r['task']) == (table, task)})}"
                       for table, task in groups)
-    line = f"Read from the committed `results/{profile}/runs.json`, not run under `runs/{profile}`: {len(kept)} runs ({seeds})."
-    for task in sorted({r["task"] for r in kept}):
-        scale = 100 if kept[0]["kind"] == "classification" else 1
-        teachers = sorted({f"{teacher_score(r) * scale:.1f}" for r in runs if r["task"] == task})
-        if len(teachers) > 1:
-            line += f" The runs of {task} were distilled from teachers scoring {', '.join(teachers)}."
-    return [line, ""]
+    return [f"Read from the committed `results/{profile}/runs.json`, not run under `runs/{profile}`: "
+            f"{len(kept)} runs ({seeds}).", ""]
 
 
 def metric_name(run):
@@ -118,14 +112,42 @@ def first_eval(run):
     return run["history"][0]["score"] if run["history"] else None
 
 
-def grid_table(runs, teacher_score, scale, name):
+def first_step_text(runs):
+    """'step 25', or each init's first evaluation where the inits evaluate on different steps."""
+    first = {r["init"]: r["history"][0]["step"] for r in runs if r["history"]}
+    if len(set(first.values())) <= 1:
+        return f"step {next(iter(first.values()), None)}"
+    return "the first evaluation (" + ", ".join(f"{init}: step {first[init]}" for init in ("random", "copy")
+                                                 if init in first) + ")"
+
+
+def seeds_by_init(runs):
+    """'random init seeds [2], copy init seeds [0, 1, 2]'"""
+    return ", ".join(f"{init} init seeds {sorted({r['seed'] for r in runs if r['init'] == init})}"
+                     for init in ("random", "copy") if any(r["init"] == init for r in runs))
+
+
+def teacher_notes(runs, scale):
+    """Which runs were distilled from which teacher, where a table's teachers score differently (the
+    same teacher command run again on another machine: a seed run there joins the committed ones)."""
+    by_score = {}
+    for r in runs:
+        by_score.setdefault(f"{teacher_score(r) * scale:.1f}", []).append(r)
+    if len(by_score) < 2:
+        return []
+    return ["the teacher differs between runs (one teacher command, fine-tuned twice): "
+            + "; ".join(f"{score} for {seeds_by_init(group)}" for score, group in sorted(by_score.items()))
+            + ". Each paired difference compares runs of one seed and init, so of one teacher."]
+
+
+def grid_table(runs, scale, name):
     """Teacher row, then {random, copy} x strategies: mean ± std over seeds, each seed's score, and
     the paired difference from forward matching (same init, seed and data order), then the verdicts."""
     seeds = sorted({r["seed"] for r in runs})
-    first_step = runs[0]["history"][0]["step"] if runs[0]["history"] else None
+    teachers = " / ".join(sorted({f"{teacher_score(r) * scale:.1f}" for r in runs}))
     lines = [f"| init | strategy | dev {name} (best) | per seed ({', '.join(map(str, seeds))}) | "
-             f"minus forward, paired | dev {name} at step {first_step} |", "|---|---|---|---|---|---|",
-             f"| teacher | - | {teacher_score * scale:.1f} | - | - | - |"]
+             f"minus forward, paired | dev {name} at {first_step_text(runs)} |", "|---|---|---|---|---|---|",
+             f"| teacher | - | {teachers} | - | - | - |"]
     verdicts = []
     for init in ("random", "copy"):
         score = {(r["strategy"], r["seed"]): r["score"] * scale for r in runs if r["init"] == init}
@@ -138,7 +160,8 @@ def grid_table(runs, teacher_score, scale, name):
             lines.append(f"| {init} | {strategy} | {mean} | {per_seed} | {paired} | "
                          f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
         verdicts.append(verdict(init, score, differences, name))
-    notes = same_pairs_notes(runs) + constant_output_notes(runs) + majority_class_notes(runs)
+    notes = (same_pairs_notes(runs) + constant_output_notes(runs) + majority_class_notes(runs)
+             + teacher_notes(runs, scale))
     return lines, [v for v in verdicts if v] + notes, seeds
 
 
@@ -394,7 +417,7 @@ def section_grid(runs, table, title):
             out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]
             continue
         scale = 100 if chosen[0]["kind"] == "classification" else 1  # accuracy in points; BLEU, perplexity as they are
-        lines, verdicts, seeds = grid_table(chosen, teacher_score(chosen[0]), scale, metric_name(chosen[0]))
+        lines, verdicts, seeds = grid_table(chosen, scale, metric_name(chosen[0]))
         out += [heading, "", *lines, "", *[f"- {v}" for v in verdicts], ""]
     return out
 
@@ -642,7 +665,7 @@ def main():
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
     lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
-    lines += committed_note(args.profile, kept, runs)
+    lines += committed_note(args.profile, kept)
     joined = runs + other_half(args.profile)
     lines += section_grid(joined, "classification", "Table 1, classification")
     lines += section_grid(joined, "generation", "Table 2, generation")

@@ -269,7 +269,7 @@ def test_a_seed_run_alone_keeps_the_committed_seeds_and_says_which_were_read(pro
     assert ("Read from the committed `results/offline/runs.json`, not run under `runs/offline`: 1 runs "
             "(classification synth-sentiment: seeds [0]).") in tables
     assert "seeds [0, 1, 2]" in tables and "| 70.0 / 60.0 / 74.0 |" in tables  # seed 1 as run here
-    assert "teachers scoring" not in tables
+    assert "the teacher differs" not in tables
     saved = json.loads((project / "results" / "offline" / "runs.json").read_text())
     assert sorted((r["table"], r["seed"], r["score"]) for r in saved) == [
         ("classification", 0, 0.70), ("classification", 1, 0.60), ("classification", 2, 0.74)]
@@ -292,7 +292,9 @@ def test_rows_read_from_another_teacher_are_named(project):
     write_run(project, "classification", "synth-sentiment/random-forward-seed1", "random", "forward", 1, 0.72)
     run_report()
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "The runs of synth-sentiment were distilled from teachers scoring 95.0, 99.0." in tables
+    assert "| teacher | - | 95.0 / 99.0 | - | - | - |" in tables
+    assert ("the teacher differs between runs (one teacher command, fine-tuned twice): 95.0 for random init "
+            "seeds [0]; 99.0 for random init seeds [1].") in tables
 
 
 def test_the_heading_says_how_long_a_random_init_encoder_was_held(project):
@@ -302,6 +304,15 @@ def test_the_heading_says_how_long_a_random_init_encoder_was_held(project):
     run_report("--profile", "offline")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "(random init 800 steps at lr 1e-3, encoder held for the first 200; copy init 300 steps at lr 1e-4;" in tables
+
+
+def test_the_first_evaluation_column_names_each_inits_step_where_they_differ(project):
+    for init, first in (("random", 200), ("copy", 100)):
+        write_run(project, "generation", f"kjv/{init}-forward-seed0", init, "forward", 0, 0.5, kind="generation",
+                  history=[{"step": first, "score": 0.2}, {"step": 300, "score": 0.5}])
+    run_report("--profile", "offline")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert "| dev BLEU at the first evaluation (random: step 200, copy: step 100) |" in tables
 
 
 def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
