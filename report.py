@@ -127,16 +127,21 @@ def seeds_by_init(runs):
                      for init in ("random", "copy") if any(r["init"] == init for r in runs))
 
 
-def teacher_notes(runs, scale):
-    """Which runs were distilled from which teacher, where a table's teachers score differently (the
-    same teacher command run again on another machine: a seed run there joins the committed ones)."""
+def runs_by_teacher(runs, scale):
+    """{the teacher's score as the table prints it: the runs distilled from that teacher}."""
     by_score = {}
     for r in runs:
         by_score.setdefault(f"{teacher_score(r) * scale:.1f}", []).append(r)
-    if len(by_score) < 2:
+    return by_score
+
+
+def teacher_notes(by_teacher):
+    """Which runs were distilled from which teacher, where a table's teachers score differently (the
+    same teacher command run again on another machine: a seed run there joins the committed ones)."""
+    if len(by_teacher) < 2:
         return []
     return ["the teacher differs between runs (one teacher command, fine-tuned twice): "
-            + "; ".join(f"{score} for {seeds_by_init(group)}" for score, group in sorted(by_score.items()))
+            + "; ".join(f"{score} for {seeds_by_init(group)}" for score, group in sorted(by_teacher.items()))
             + ". Each paired difference compares runs of one seed and init, so of one teacher."]
 
 
@@ -144,10 +149,10 @@ def grid_table(runs, scale, name):
     """Teacher row, then {random, copy} x strategies: mean ± std over seeds, each seed's score, and
     the paired difference from forward matching (same init, seed and data order), then the verdicts."""
     seeds = sorted({r["seed"] for r in runs})
-    teachers = " / ".join(sorted({f"{teacher_score(r) * scale:.1f}" for r in runs}))
+    by_teacher = runs_by_teacher(runs, scale)
     lines = [f"| init | strategy | dev {name} (best) | per seed ({', '.join(map(str, seeds))}) | "
              f"minus forward, paired | dev {name} at {first_step_text(runs)} |", "|---|---|---|---|---|---|",
-             f"| teacher | - | {teachers} | - | - | - |"]
+             f"| teacher | - | {' / '.join(sorted(by_teacher))} | - | - | - |"]
     verdicts = []
     for init in ("random", "copy"):
         score = {(r["strategy"], r["seed"]): r["score"] * scale for r in runs if r["init"] == init}
@@ -161,7 +166,7 @@ def grid_table(runs, scale, name):
                          f"{cell([first_eval(r) for r in chosen if first_eval(r) is not None], scale)} |")
         verdicts.append(verdict(init, score, differences, name))
     notes = (same_pairs_notes(runs) + constant_output_notes(runs) + majority_class_notes(runs)
-             + teacher_notes(runs, scale))
+             + teacher_notes(by_teacher))
     return lines, [v for v in verdicts if v] + notes, seeds
 
 

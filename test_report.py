@@ -246,8 +246,8 @@ def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project
 
 def committed_row(table, name, seed, score, teacher=0.99, strategy="forward"):
     return {"table": table, "name": name, "kind": "classification", "offline": True, "task": "synth-sentiment",
-            "init": "random",
-            "strategy": strategy, "seed": seed, "score": score, "lr": 1e-3, "steps": 150, "wall_time_s": 1.0,
+            "init": "random", "strategy": strategy, "seed": seed, "score": score, "lr": 1e-3, "steps": 150,
+            "wall_time_s": 1.0,
             "dir": f"runs/offline/{table}/{name}", "student_layers": {"encoder": 2}, "student_width": 384,
             "metrics": {"dev": {"accuracy": score}}, "history": [{"step": 150, "score": score}],
             "teacher": {"metrics": {"dev": {"accuracy": teacher}}}}
