@@ -439,9 +439,8 @@ paper_jobs() {
 # 6-block Llama teacher trained from scratch as the teacher step (families.SCRATCH_TEACHERS),
 # 3-block students (3, so that out-of-order matching differs from reverse), full fine-tuning,
 # the authors' LLM loss (no embedding pair, L2-normalised hidden states, weights 1/1/3, T = 1),
-# perplexity on the held-out books. Sized from costs measured on these 2 shared cores (batch
-# 16 x 64 tokens): the teacher about 0.4 s a step, a lockstep step of 10 students and one
-# teacher pass about 4.3 s, one student's dev evaluation about 4 s.
+# perplexity on the held-out books. Job times measured alone at two threads on a fresh clone
+# (2026-11-30): 974 s with the teacher's 1200 steps, then 696 and 777 s (batch 16 x 64 tokens).
 lm_jobs() {
     local steps=${LM_STEPS:-180} seeds=${SEEDS:-"0 1 2"} teacher_steps=${LM_TEACHER_STEPS:-1200}
     local teacher="--teacher-base scratch-llama --teacher-dir $runs/teachers/bible-lm --teacher-lr 1e-3
@@ -449,9 +448,9 @@ lm_jobs() {
     local student="--student-layers 3 --lr 1e-3 --max-length 64 --batch-size 16 --max-steps $steps
                    --eval-every $((steps / 2))"
     local grid="--init copy,random --strategy none,forward,reverse,all-to-one,random"
-    local first=$((teacher_steps * 2 / 5 + 20))  # the first job trains the teacher as well
+    local first=$((teacher_steps / 5))  # the first job trains the teacher as well
     for seed in $seeds; do
-        job "language-modeling/bible-lm" $((first + steps * 43 / 10 + 100)) --task bible-lm $grid --seed "$seed" \
+        job "language-modeling/bible-lm" $((first + steps * 4 + 20)) --task bible-lm $grid --seed "$seed" \
             $student $teacher
         first=0
     done
