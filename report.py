@@ -141,7 +141,7 @@ def teacher_notes(by_teacher):
     if len(by_teacher) < 2:
         return []
     return ["the teacher differs between runs (one teacher command, fine-tuned twice): "
-            + "; ".join(f"{score} for {seeds_by_init(group)}" for score, group in sorted(by_teacher.items()))
+            + "; ".join(f"{score} for {seeds_by_init(by_teacher[score])}" for score in sorted(by_teacher, key=float))
             + ". Each paired difference compares runs of one seed and init, so of one teacher."]
 
 
@@ -152,7 +152,7 @@ def grid_table(runs, scale, name):
     by_teacher = runs_by_teacher(runs, scale)
     lines = [f"| init | strategy | dev {name} (best) | per seed ({', '.join(map(str, seeds))}) | "
              f"minus forward, paired | dev {name} at {first_step_text(runs)} |", "|---|---|---|---|---|---|",
-             f"| teacher | - | {' / '.join(sorted(by_teacher))} | - | - | - |"]
+             f"| teacher | - | {' / '.join(sorted(by_teacher, key=float))} | - | - | - |"]
     verdicts = []
     for init in ("random", "copy"):
         score = {(r["strategy"], r["seed"]): r["score"] * scale for r in runs if r["init"] == init}
