@@ -3,6 +3,8 @@
     python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student runs/student --out runs/angles
     python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student random --out runs/angles-before
     (--student random or copy: an untrained 2-layer student, built as distill.py builds it)
+    python angles.py --teacher T --student A B random --out out/a out/b out/before
+    (several students of one teacher in one process: the teacher, tokenizer and dev subset load once)
 
 The paper's explanation (Yu, Wen, Mou 2025, the angle analysis): the hidden-state
 loss pulls a student hidden state s towards some teacher hidden state t_k. Seen from s,
@@ -58,10 +60,11 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     a = p.add_argument
     a("--teacher", required=True, help="fine-tuned teacher directory (model and tokenizer)")
-    a("--student", required=True, help="student directory written by distill.py, or 'random' / 'copy': an "
-      "untrained student of --student-layers blocks, freshly initialised (the 'before training' point)")
-    a("--out", required=True, help="output directory; only angles.json, angles.csv, matrices.csv, "
-      "angles_histogram.png and heatmaps_<stack>.png are written there")
+    a("--student", required=True, nargs="+", help="student directory written by distill.py, or 'random' / "
+      "'copy': an untrained student of --student-layers blocks, freshly initialised (the 'before training' "
+      "point); several: one --out each, in the same order")
+    a("--out", required=True, nargs="+", help="output directory per student; only angles.json, angles.csv, "
+      "matrices.csv, angles_histogram.png and heatmaps_<stack>.png are written there")
     a("--task", default="synth-sentiment", help="task whose dev set is used (default: synth-sentiment; "
       "see distill.py --list-tasks)")
     a("--max-examples", type=int, default=200, help="use the first N dev examples (default: 200)")
@@ -389,69 +392,82 @@ def write_outputs(results, meta, out):
 
 
 # ----------------------------------------------------------------------------- main
-def load_models(args, task):
-    """Teacher, tokenizer, student and its width maps, with one clear error for bad input."""
-    import transformers as tf
-    for name, directory in (("teacher", args.teacher), ("student", args.student)):
+def check_paths(args):
+    """Every bad path refused with one line before any model loads."""
+    if len(args.student) != len(args.out):
+        raise ValueError(f"{len(args.student)} --student but {len(args.out)} --out: give one output "
+                         f"directory per student, in the same order")
+    for name, directory in [("teacher", args.teacher)] + [("student", student) for student in args.student]:
         if directory not in UNTRAINED and not Path(directory, "config.json").is_file():
             raise ValueError(f"--{name} {directory} is not a saved model directory (no config.json)")
-    teacher = families.load_model(args.teacher, task["kind"])
-    tokenizer = tf.AutoTokenizer.from_pretrained(args.teacher)
-    if args.student in UNTRAINED:  # built here exactly as distill.py builds it before training
+    for out in args.out:
+        if Path(out).exists() and not Path(out).is_dir():
+            raise ValueError(f"--out {out} exists and is not a directory")
+
+
+def load_student(args, name, teacher, task):
+    """The student `name` (a directory, or 'random'/'copy') and its width maps, checked against the teacher."""
+    if name in UNTRAINED:  # built here exactly as distill.py builds it before training
         depths = {stack: args.student_layers for stack in families.stack_depths(teacher.config)}
         for stack, depth in depths.items():
             mapping.check_depths(families.stack_depths(teacher.config)[stack], depth)
-        student, _ = distill.build_student(teacher, args.student, depths, seed=args.seed)
-        return teacher, tokenizer, student, {}
-    student = families.load_model(args.student, task["kind"])
+        student, _ = distill.build_student(teacher, name, depths, seed=args.seed)
+        return student, {}
+    student = families.load_model(name, task["kind"])
     if student.config.model_type != teacher.config.model_type:
         raise ValueError(f"student is a {student.config.model_type!r} model but the teacher a "
                          f"{teacher.config.model_type!r} one: not a student of this teacher")
     if student.get_input_embeddings().num_embeddings != teacher.get_input_embeddings().num_embeddings:
         raise ValueError("student and teacher vocabularies differ: not a student of this teacher")
-    return teacher, tokenizer, student, load_projections(args.student)
+    return student, load_projections(name)
 
 
 def analyse(args):
-    """Load, stream the dev subset, write every output; return the numbers."""
+    """Load the teacher, the dev subset and every student (each checked before any is measured); then
+    for each student stream the subset and write every output. Returns the numbers, one dict per student."""
+    import transformers as tf
     chosen = [int(x) for x in args.student_layer.split(",")] if args.student_layer else None
-    out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"--out {out} exists and is not a directory")
+    check_paths(args)
     task = data.load_task(args.task)
-    teacher, tokenizer, student, projections = load_models(args, task)
-    plan, notes = make_plan(teacher, student, projections, chosen, args.with_embeddings)
-    for note in notes:
-        print(f"note: {note}")
+    teacher = families.load_model(args.teacher, task["kind"])
+    tokenizer = tf.AutoTokenizer.from_pretrained(args.teacher)
     rows = next(iter(task["dev"].values()))[:args.max_examples]
     encoded = data.encode(task, rows, tokenizer, args.max_length)
-    batches = data.batches(encoded, args.batch_size, tokenizer.pad_token_id, order="given")
-    results = summarise(measure(teacher, student, batches, plan, projections), plan)
-    meta = {"task": task["name"], "teacher": str(args.teacher), "student": str(args.student),
-            "student_seed": args.seed if args.student in UNTRAINED else None, "examples": len(rows),
-            "with_embeddings": args.with_embeddings, "notes": notes,
-            "definition": "cos angle(t_i - s_l, t_k - s_l) over real tokens, every teacher pair i < k "
-                          "(teacher_layers) and every student layer l (student_layers); acute = cos > 0",
-            "authors_single_pair_definition": "cos angle(t_1 - s_1, t_L - s_1), padding positions included "
-                                              "(the authors' analysis code)"}
-    write_outputs(results, meta, out)
-    return results
+    students = [load_student(args, name, teacher, task) for name in args.student]  # every check before any work
+    plans = [make_plan(teacher, student, projections, chosen, args.with_embeddings) for student, projections in students]
+    every = []
+    for name, out, (student, projections), (plan, notes) in zip(args.student, args.out, students, plans):
+        for note in notes:
+            print(f"note: {note}")
+        batches = data.batches(encoded, args.batch_size, tokenizer.pad_token_id, order="given")
+        results = summarise(measure(teacher, student, batches, plan, projections), plan)
+        meta = {"task": task["name"], "teacher": str(args.teacher), "student": str(name),
+                "student_seed": args.seed if name in UNTRAINED else None, "examples": len(rows),
+                "with_embeddings": args.with_embeddings, "notes": notes,
+                "definition": "cos angle(t_i - s_l, t_k - s_l) over real tokens, every teacher pair i < k "
+                              "(teacher_layers) and every student layer l (student_layers); acute = cos > 0",
+                "authors_single_pair_definition": "cos angle(t_1 - s_1, t_L - s_1), padding positions included "
+                                                  "(the authors' analysis code)"}
+        write_outputs(results, meta, Path(out))
+        authors = ", ".join(f"{stack} {percent(r['authors_single_pair']['acute_share'])}"
+                            for stack, r in results["stacks"].items())
+        print(f"{percent(results['acute_share'])} of {results['n_angles']} angles acute, mean cosine "
+              f"{decimal(results['mean_cosine'])} (authors' single pair: {authors}) -> {Path(out, 'angles.json')}",
+              flush=True)
+        every.append(results)
+    return every
 
 
 def main(argv=None):
+    """The numbers of every student, in --student's order."""
     args = parse_args(argv)
     import transformers
     transformers.logging.set_verbosity_error()  # keep load reports and progress bars out of the output
     transformers.utils.logging.disable_progress_bar()
     try:
-        results = analyse(args)
+        return analyse(args)
     except (ValueError, OSError, data.HubUnavailable) as error:
         sys.exit(f"error: {error}")
-    authors = ", ".join(f"{stack} {percent(r['authors_single_pair']['acute_share'])}"
-                        for stack, r in results["stacks"].items())
-    print(f"{percent(results['acute_share'])} of {results['n_angles']} angles acute, mean cosine "
-          f"{decimal(results['mean_cosine'])} (authors' single pair: {authors}) -> {Path(args.out, 'angles.json')}")
-    return results
 
 
 if __name__ == "__main__":

@@ -427,6 +427,23 @@ def section_grid(runs, table, title):
     return out
 
 
+def evaluation_notes(own, borrowed, rows):
+    """Where `rows` (runs borrowed from another table) were evaluated at other steps than the table's own
+    runs of the same init: which steps, and whether a best checkpoint fell on a step only one evaluates."""
+    notes = []
+    for init in ("random", "copy"):
+        mine = {h["step"] for r in own if r["init"] == init for h in r.get("history", [])}
+        theirs = {h["step"] for r in borrowed if r["init"] == init for h in r.get("history", [])}
+        if not mine or not theirs or mine == theirs:
+            continue
+        bests = {r["best_step"] for r in own + borrowed if r["init"] == init and r.get("best_step")}
+        where = ("every best checkpoint fell on a step both evaluate" if bests <= mine & theirs
+                 else "some best checkpoints fell on a step only one of them evaluates")
+        notes.append(f"{init} init: {rows} evaluated at steps {', '.join(map(str, sorted(theirs)))}, the other "
+                     f"rows at steps {', '.join(map(str, sorted(mine)))}; {where}.")
+    return notes
+
+
 def section_ablation(runs, table, title, column, value):
     """An ablation's runs, plus Table 1's cells of the same task, inits, strategies, seeds and steps
     (the default depth and width) unless the ablation ran that value itself; per value and init,
@@ -460,6 +477,7 @@ def section_ablation(runs, table, title, column, value):
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
             verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
     verdicts += majority_class_notes(chosen)
+    verdicts += evaluation_notes(ablation, baseline, "Table 1's runs (the rows this table did not train)")
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
@@ -524,7 +542,9 @@ def section_learning_rate(runs):
         curve = [cell([h["score"] for r in group for h in r["history"] if h["step"] == step], 100) for step in steps]
         lines.append(f"| {init} | {lr_text(lr)} | {strategy} | {cell([r['score'] for r in group], 100)} | "
                      + " / ".join(f"{r['score'] * 100:.1f}" for r in group) + " | " + " | ".join(curve) + " |")
-    return lines + [""] + [f"- {note}" for note in majority_class_notes(chosen)] + [""]
+    notes = majority_class_notes(chosen) + evaluation_notes(sweep, [r for r in chosen if r not in sweep],
+                                                             "Table 1's runs (the default lr's rows)")
+    return lines + [""] + [f"- {note}" for note in notes] + [""]
 
 
 def related_rows(runs):

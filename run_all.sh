@@ -124,8 +124,13 @@ offline_settings() {  # offline_settings [DEFAULT_SEEDS]: 0 1 2 unless a profile
     # 1e-3 for 200 steps (the earlier recipe, random_init above) a student without matching stayed at
     # the majority class in one seed of a fresh re-run, and at 5e-4 matched students take off later
     # (README, "The offline recipe"; results/offline/diagnostics.md).
-    table1_random_student=("${shared[@]}" --max-steps "${STEPS:-300}" --eval-every "${EVAL_EVERY:-100}" --eval-steps 25)
+    random_student=("${shared[@]}" --max-steps "${STEPS:-300}" --eval-every "${EVAL_EVERY:-100}" --eval-steps 25)
     table1_random_init=(--init random --lr "${RANDOM_LR:-5e-4}" --warmup-steps 30)
+    # Table 1 itself evaluates every 100 steps, copy init also at step 150. Its evaluations at steps 25
+    # and 50 never held a best checkpoint (results/offline/runs.json, 2026-11-30) and cost about 4 s
+    # per student each: about 170 s of a default profile that had 14 s left in the hour.
+    table1_copy_student=("${shared[@]}" --max-steps "$steps" --eval-every "${EVAL_EVERY:-100}" --eval-steps 150)
+    table1_random_student=("${shared[@]}" --max-steps "${STEPS:-300}" --eval-every "${EVAL_EVERY:-100}")
     seeds=${SEEDS:-${1:-0 1 2}}
     all=none,forward,reverse,all-to-one,random
 }
@@ -138,7 +143,7 @@ classifier_teacher() {  # classifier_teacher TASK: the teacher's flags for a cla
 table1() {  # table1 TASK COPY_SECONDS RANDOM_SECONDS: every strategy x {copy, random} x seed, one job per init and seed
     local task=$1 seconds=$2 random_seconds=$3 seed
     for seed in $seeds; do
-        job "classification/$task" "$seconds" $(classifier_teacher "$task") "${student[@]}" "${copy_init[@]}" \
+        job "classification/$task" "$seconds" $(classifier_teacher "$task") "${table1_copy_student[@]}" "${copy_init[@]}" \
             --strategy "$all" --seed "$seed"
         job "classification/$task" "$random_seconds" $(classifier_teacher "$task") "${table1_random_student[@]}" \
             "${table1_random_init[@]}" --strategy "$all" --seed "$seed"
@@ -147,7 +152,7 @@ table1() {  # table1 TASK COPY_SECONDS RANDOM_SECONDS: every strategy x {copy, r
 
 offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's SST-2 cell), 3 seeds
     offline_settings
-    table1 rt-sentiment 450 590  # measured on a fresh clone, 2026-11-30: 445-455 and 579-594 s
+    table1 rt-sentiment 410 570  # on a fresh clone, 2026-11-30, with steps 25 and 50 evaluated: 445-455 and 579-594 s
 }
 
 recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) and one step either side
@@ -158,7 +163,7 @@ recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) 
             --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
     done
     for lr in 2.5e-4 1e-3; do  # random init, Table 1's 300 steps; 5e-4 is Table 1's
-        job "lr/random-lr$lr" 535 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --init random \
+        job "lr/random-lr$lr" 535 $(classifier_teacher rt-sentiment) "${random_student[@]}" --init random \
             --lr "$lr" --warmup-steps 30 --strategy none,forward --seed "${seeds// /,}"
     done
 }
@@ -219,7 +224,7 @@ ablations_random_jobs() {  # the same table's random-init students at Table 1's 
     # too close to the hour (README). At the earlier random-init recipe (lr 1e-3, 200 steps) the
     # 4-layer student without matching stayed at the majority class in seed 1.
     offline_settings "0 1"
-    depth_grid "165 265 460" "${table1_random_student[@]}" "${table1_random_init[@]}"
+    depth_grid "165 265 460" "${random_student[@]}" "${table1_random_init[@]}"
 }
 
 width_jobs() {  # student width, random init: 192 (a learned map per matched state) and the full 384, seeds 0 and 1
@@ -229,9 +234,9 @@ width_jobs() {  # student width, random init: 192 (a learned map per matched sta
     # results/width/diagnostics.md. Both widths get 600.
     local STEPS=${STEPS:-600}  # seen by offline_settings
     offline_settings "0 1"
-    job "width/width-192" 850 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
+    job "width/width-192" 850 $(classifier_teacher rt-sentiment) "${random_student[@]}" --student-width 192 \
         "${table1_random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
-    job "width/width-384" 1430 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" \
+    job "width/width-384" 1430 $(classifier_teacher rt-sentiment) "${random_student[@]}" \
         "${table1_random_init[@]}" --strategy none,forward,reverse --seed "${seeds// /,}"
 }
 
@@ -326,7 +331,7 @@ quick_jobs() {  # every offline table, shrunk to a smoke test: one seed, short r
         --batch-size 16 --max-steps 6 --num-beams 2 --n-dev 20 --init copy,random --strategy none,forward --seed 0
     job "depth/layers-1" 20 $(classifier_teacher rt-sentiment) "${student[@]}" --student-layers 1 "${copy_init[@]}" \
         --strategy none,forward --seed 0
-    job "width/width-192" 20 $(classifier_teacher rt-sentiment) "${table1_random_student[@]}" --student-width 192 \
+    job "width/width-192" 20 $(classifier_teacher rt-sentiment) "${random_student[@]}" --student-width 192 \
         "${table1_random_init[@]}" --strategy none,forward --seed 0
     job "related/objective-attention-lower" 20 $(classifier_teacher rt-sentiment) "${student[@]}" "${copy_init[@]}" \
         --strategy forward --objective attention --copy-from lower --seed 0
@@ -609,24 +614,35 @@ mode=run
 wait
 
 # The angle interpretation (angles.py) on one task's students of seed 0: before training
-# ('random' and 'copy' are untrained students) and after, per strategy.
-angles() {  # angles NAME TEACHER STUDENT [angles.py flags...]
-    local name=$1 teacher=$2 student=$3
-    local out=$results/angles/$name
-    shift 3
-    # done only if newer than what it measured (results/ may hold another machine's angles)
-    local measured=$student/metrics.json
-    if [ "$student" = random ] || [ "$student" = copy ]; then measured=$teacher/metrics.json; fi
-    [ -f "$measured" ] || return 0
-    [ "$out/angles.json" -nt "$measured" ] && return
-    printf '%-45s ' "angles $name"
-    if ! "$py" angles.py --teacher "$teacher" --student "$student" --out "$out" "$@" \
-            > "$out.txt" 2>> "$log"; then
+# ('random' and 'copy' are untrained students) and after, per strategy. One angles.py call
+# measures every student of a profile: the teacher and the dev subset load once.
+angles() {  # angles TEACHER "NAME=STUDENT ..." [angles.py flags...]: results/<profile>/angles/NAME
+    local teacher=$1 pair name student measured out students=() outs=()
+    for pair in $2; do
+        name=${pair%%=*} student=${pair#*=} out=$results/angles/${pair%%=*}
+        measured=$student/metrics.json
+        if [ "$student" = random ] || [ "$student" = copy ]; then measured=$teacher/metrics.json; fi
+        [ -f "$measured" ] || continue
+        # done only if newer than what it measured (results/ may hold another machine's angles)
+        [ "$out/angles.json" -nt "$measured" ] && continue
+        students+=("$student") outs+=("$out")
+    done
+    shift 2
+    [ ${#students[@]} -gt 0 ] || return 0
+    if ! "$py" angles.py --teacher "$teacher" --student "${students[@]}" --out "${outs[@]}" "$@" \
+            > "$results/angles/out.txt" 2>> "$log"; then
         echo "FAILED (see $log)"
         exit 1
     fi
-    tail -n 1 "$out.txt" | tee -a "$log"
-    rm "$out.txt"
+    grep "angles acute" "$results/angles/out.txt" | tee -a "$log"
+    rm "$results/angles/out.txt"
+}
+angle_students() {  # angle_students STUDENTS-DIR "STRATEGY ...": NAME=STUDENT words, untrained first
+    local init strategy words="before-random=random before-copy=copy"
+    for init in copy random; do
+        for strategy in $2; do words+=" $init-$strategy=$1/$init-$strategy-seed0"; done
+    done
+    echo "$words"
 }
 if listed "$profile" "offline quick paper"; then  # the profiles with an angle analysis
     echo "== angle analysis (results/$profile/angles)"
@@ -635,30 +651,16 @@ fi
 if [ "$profile" = offline ] || [ "$profile" = quick ]; then
     # rt-sentiment's students of seed 0, before training (untrained 'random' and 'copy'
     # students) and after, for every strategy of both inits.
-    teacher=$teachers/rt-sentiment students=$runs/classification/rt-sentiment
     examples=200 strategies="none forward reverse all-to-one random"
     [ "$profile" = quick ] && examples=50 strategies="forward reverse"  # a smoke test: two strategies, 50 examples
-    rt=(--task rt-sentiment --max-length 64 --max-examples "$examples")
-    angles before-random "$teacher" random "${rt[@]}" --student-layers 3
-    angles before-copy "$teacher" copy "${rt[@]}" --student-layers 3
-    for init in copy random; do
-        for strategy in $strategies; do
-            angles "$init-$strategy" "$teacher" "$students/$init-$strategy-seed0" "${rt[@]}"
-        done
-    done
+    angles "$teachers/rt-sentiment" "$(angle_students "$runs/classification/rt-sentiment" "$strategies")" \
+        --task rt-sentiment --max-length 64 --max-examples "$examples" --student-layers 3
 elif [ "$profile" = paper ]; then
     # MNLI, as the authors' classification/scripts/run_dist_analysis.sh. They pad to 128 and
     # use the test split (no labels needed); ours masks padding and uses the first 1000 dev-
     # matched examples (angles.py runs on the CPU). Every strategy of both inits.
-    teacher=$runs/teachers/mnli students=$runs/classification/mnli
-    mnli=(--task mnli --max-length 128 --max-examples 1000)
-    angles before-random "$teacher" random "${mnli[@]}" --student-layers 3
-    angles before-copy "$teacher" copy "${mnli[@]}" --student-layers 3
-    for init in copy random; do
-        for strategy in none forward reverse all-to-one random; do
-            angles "$init-$strategy" "$teacher" "$students/$init-$strategy-seed0" "${mnli[@]}"
-        done
-    done
+    angles "$runs/teachers/mnli" "$(angle_students "$runs/classification/mnli" "none forward reverse all-to-one random")" \
+        --task mnli --max-length 128 --max-examples 1000 --student-layers 3
 fi
 echo "== tables"
 "$py" report.py --profile "$profile"

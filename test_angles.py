@@ -108,7 +108,9 @@ def model_dirs(tmp_path_factory):
 
 
 def run_cli(*argv):
-    return angles.main([str(a) for a in argv])
+    """The numbers of the one student of a call."""
+    (results,) = angles.main([str(a) for a in argv])
+    return results
 
 
 def test_end_to_end_writes_json_csv_and_figures(model_dirs, tmp_path, capsys):
@@ -151,6 +153,22 @@ def test_untrained_students_and_a_narrow_student_with_a_missing_map(model_dirs, 
     assert json.loads((tmp_path / "narrow" / "angles.json").read_text())["notes"]
 
 
+def test_several_students_in_one_call_match_one_call_each(model_dirs, tmp_path, capsys):
+    one_each = [run_cli("--teacher", model_dirs / "teacher", "--student", student, "--student-layers", 2,
+                        "--out", tmp_path / f"alone-{i}", "--max-examples", 6, "--max-length", 32)
+                for i, student in enumerate((model_dirs / "student", "random"))]
+    capsys.readouterr()
+    together = angles.main([str(a) for a in ("--teacher", model_dirs / "teacher", "--student", model_dirs / "student",
+                                             "random", "--student-layers", 2, "--out", tmp_path / "both-0",
+                                             tmp_path / "both-1", "--max-examples", 6, "--max-length", 32)])
+    assert [r["mean_cosine"] for r in together] == [r["mean_cosine"] for r in one_each]
+    assert together[0]["mean_cosine"] != together[1]["mean_cosine"]  # two different students, not one twice
+    for i in (0, 1):
+        for name in ("angles.json", "angles.csv", "matrices.csv"):  # bit for bit what a call of its own writes
+            assert (tmp_path / f"both-{i}" / name).read_text() == (tmp_path / f"alone-{i}" / name).read_text()
+    assert capsys.readouterr().out.count("angles acute") == 2  # one line per student, as it finishes
+
+
 def test_encoder_decoder_models_give_both_stacks():
     teacher = tiny_seq2seq("bart", layers=4)
     student, _ = distill.build_student(teacher, "random", {"encoder": 2, "decoder": 2})
@@ -188,6 +206,10 @@ def test_decoder_only_models_give_one_decoder_stack():
      "out of range"),
     (lambda d, o: ["--teacher", d / "teacher", "--student", d / "student", "--out", d / "teacher" / "config.json"],
      "is not a directory"),
+    (lambda d, o: ["--teacher", d / "teacher", "--student", d / "student", "random", "--out", o],
+     "1 --out: give one output directory per student"),
+    (lambda d, o: ["--teacher", d / "teacher", "--student", d / "student", d / "other", "--out", o, o / "b"],
+     "not a student of this teacher"),  # found before the first student is measured: nothing written
 ])
 def test_bad_input_exits_with_one_clear_line(model_dirs, tmp_path, make_argv, message):
     if not (model_dirs / "other").exists():  # a classifier of another architecture

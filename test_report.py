@@ -17,7 +17,8 @@ def write_run(root, table, name, init, strategy, seed, score, kind="classificati
                "history": [{"step": 50, "score": score / 2}, {"step": 150, "score": score}],
                "teacher": {"dir": str(teacher_dir), "metrics": {"dev": {"accuracy": 0.99}}},
                "settings": extra}
-    metrics.update({key: extra.pop(key) for key in ("student_layers", "student_width", "pairs", "steps", "stage1_steps", "history")
+    metrics.update({key: extra.pop(key) for key in ("student_layers", "student_width", "pairs", "steps", "stage1_steps", "history",
+                                              "best_step")
                     if key in extra})
     (directory / "metrics.json").write_text(json.dumps(metrics))
 
@@ -331,6 +332,24 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     assert "| init | lr | strategy | dev accuracy (best) | per seed (0, 1) | step 50 | step 150 |" in tables
     assert "| random | 1e-3 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
     assert "| random | 3e-3 | forward | 70.5 ± 0.7 | 70.0 / 71.0 | 35.2 ± 0.4 | 70.5 ± 0.7 |" in tables
+
+
+@pytest.mark.parametrize("sweep_best, where", [(150, "every best checkpoint fell on a step both evaluate"),
+                                               (50, "some best checkpoints fell on a step only one of them evaluates")])
+def test_rows_borrowed_from_table_1_name_their_other_evaluation_steps(project, sweep_best, where):
+    for seed in (0, 1):
+        write_run(project, "lr", f"random-lr3e-3/random-forward-seed{seed}", "random", "forward", seed, 0.7,
+                  profile="recipe", lr=3e-3, best_step=sweep_best)  # evaluated at steps 50 and 150
+    table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random",
+               "strategy": "forward", "seed": seed, "score": 0.75, "lr": 1e-3, "steps": 150, "best_step": 150,
+               "history": [{"step": 100, "score": 0.6}, {"step": 150, "score": 0.75}]} for seed in (0, 1)]
+    (project / "results" / "offline").mkdir(parents=True)
+    (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))
+    run_report("--profile", "recipe")
+    tables = (project / "results" / "recipe" / "tables.md").read_text()
+    assert ("- random init: Table 1's runs (the default lr's rows) evaluated at steps 100, 150, the other rows at "
+            f"steps 50, 150; {where}.") in tables
+    assert "| random | 1e-3 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | - | 60.0 ± 0.0 | 75.0 ± 0.0 |" in tables
 
 
 def test_learning_rate_table_gives_each_inits_steps_and_every_evaluation(project):

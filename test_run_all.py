@@ -195,17 +195,25 @@ def test_ablations_use_mnli_settings_and_fixed_projections(paper):
     assert all(job["projections"] == "fixed" and job["init"] == "random" for job in width)
 
 
+def evaluated_steps(job, steps):
+    """The steps a planned job evaluates at (distill.schedule's rule: every --eval-every, the last, --eval-steps)."""
+    every = int(job["eval-every"])
+    extra = {int(step) for step in job.get("eval-steps", "").split(",") if step}
+    return set(range(every, steps + 1, every)) | {steps} | extra
+
+
 def test_offline_plan_is_the_offline_grid(tmp_path):
     """Table 1 on rt-sentiment: every strategy, one job per init and seed, the same settings but the lr."""
     jobs = plan(tmp_path, "offline")
     assert len(jobs) == 6
     assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "012"]
     assert all(job["strategy"] == "none,forward,reverse,all-to-one,random" for job in jobs)
-    per_init = ("init", "lr", "seed", "max-steps", "eval-every")  # each init's learning rate and schedule
+    per_init = ("init", "lr", "seed", "max-steps", "eval-every", "eval-steps")  # each init's lr and schedule
     shared = [{k: v for k, v in job.items() if k not in per_init} for job in jobs]
     assert all(flags == shared[0] for flags in shared)  # no per-strategy (or per-seed) tuning
-    schedules = {(job["init"], job["lr"], job["max-steps"], job["eval-every"]) for job in jobs}
-    assert schedules == {("copy", "1e-4", "200", "50"), ("random", "5e-4", "300", "100")}
+    schedules = {(job["init"], job["lr"], job["max-steps"], job["eval-every"], job.get("eval-steps")) for job in jobs}
+    # evaluated at steps 100, 150, 200 (copy) and 100, 200, 300 (random): none before step 100
+    assert schedules == {("copy", "1e-4", "200", "100", "150"), ("random", "5e-4", "300", "100", None)}
     assert shared[0]["teacher-dir"] == "runs/teachers/rt-sentiment" and shared[0]["student-layers"] == "3"
     assert all("bf16" not in job for job in jobs)  # the offline profile keeps distill.py's defaults
 
@@ -244,14 +252,18 @@ def test_table_2_is_one_grid_over_two_profiles(tmp_path):
 
 def test_the_depth_table_is_one_grid_over_two_profiles_at_table_1s_recipes(tmp_path):
     """ablations (copy init) and ablations-random train depths 1, 2 and 4 with Table 1's settings
-    for each init, so the 3-layer rows the report borrows from Table 1 are the same recipe."""
+    for each init, so the 3-layer rows the report borrows from Table 1 are the same recipe; they
+    evaluate at every step Table 1 evaluates at, and also earlier (steps 25 and 50)."""
     copy, random, table1 = plan(tmp_path, "ablations"), plan(tmp_path, "ablations-random"), plan(tmp_path, "offline")
-    per_init = ("init", "lr", "max-steps", "eval-every")
+    per_init = ("init", "lr", "max-steps", "warmup-steps")
     for half in (copy, random):
         assert [job["student-layers"] for job in half] == list("124124") and [job["seed"] for job in half] == list("000111")
         assert [job["strategy"].split(",")[2] for job in half] == ["all-to-one", "reverse", "reverse"] * 2
         settings = {tuple(job[k] for k in per_init) for job in half}
-        assert settings == {tuple(job[k] for k in per_init) for job in table1 if job["init"] == half[0]["init"]}
+        table1_half = [job for job in table1 if job["init"] == half[0]["init"]]
+        assert settings == {tuple(job[k] for k in per_init) for job in table1_half}
+        steps = int(half[0]["max-steps"])
+        assert evaluated_steps(table1_half[0], steps) < evaluated_steps(half[0], steps)
     assert {job["init"] for job in copy} == {"copy"} and {job["init"] for job in random} == {"random"}
 
 
