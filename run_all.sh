@@ -152,7 +152,8 @@ table1() {  # table1 TASK COPY_SECONDS RANDOM_SECONDS: every strategy x {copy, r
 
 offline_jobs() {  # the default: Table 1 on movie-review sentiment (the paper's SST-2 cell), 3 seeds
     offline_settings
-    table1 rt-sentiment 410 570  # on a fresh clone, 2026-11-30, with steps 25 and 50 evaluated: 445-455 and 579-594 s
+    table1 rt-sentiment 410 570  # fresh clones: 310-332 and 429-461 s (2026-12-01), 445-455 and 579-594 s with
+                                 # the earlier evaluations on a day the machine was about 22% slower (2026-11-30)
 }
 
 recipe_jobs() {  # the learning rate per init, measured: Table 1's lr (offline) and one step either side
@@ -183,7 +184,7 @@ pairs_grid() {  # pairs_grid SECONDS INIT-FLAGS...: Table 1 on verse pairs for o
 
 pairs_jobs() {  # Table 1 on verse pairs (the paper's QQP/QNLI cells), copy init, 3 seeds
     offline_settings
-    pairs_grid 540 "${copy_init[@]}"
+    pairs_grid 700 "${copy_init[@]}"  # a seed: 620-627 s on a fresh clone (2026-12-01), 705 s on a slower day
 }
 
 pairs_random_jobs() {  # the same table's random-init students, 3 seeds (report.py joins both halves)
