@@ -1,9 +1,10 @@
 """Angle analysis: why the layer-selection strategy doesn't matter (much).
 
-    python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student runs/student --out runs/angles
-    python angles.py --teacher runs/teachers/synth-sentiment-minilm-seed0 --student random --out runs/angles-before
-    (--student random or copy: an untrained 2-layer student, built as distill.py builds it)
-    python angles.py --teacher T --student A B random --out out/a out/b out/before
+    python angles.py --task rt-sentiment --teacher runs/teachers/rt-sentiment --student runs/student --out runs/angles
+    python angles.py --task rt-sentiment --teacher runs/teachers/rt-sentiment --student random --student-layers 3 \
+        --out runs/angles-before
+    (--student random or copy: an untrained student, built as distill.py builds it)
+    python angles.py --task rt-sentiment --teacher T --student A B random --out out/a out/b out/before
     (several students of one teacher in one process: the teacher, tokenizer and dev subset load once)
 
 The paper's explanation (Yu, Wen, Mou 2025, the angle analysis): the hidden-state
