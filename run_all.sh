@@ -120,10 +120,11 @@ offline_settings() {  # offline_settings [DEFAULT_SEEDS]: 0 1 2 unless a profile
     student=("${shared[@]}" --max-steps "$steps" --eval-every "${EVAL_EVERY:-50}" --eval-steps 25)
     copy_init=(--init copy --lr "${COPY_LR:-1e-4}" --warmup-steps 30)
     random_init=(--init random --lr "${RANDOM_LR:-1e-3}" --warmup-steps 30)
-    # Table 1's random-init students (and ablations-random's and width's): lr 5e-4 for 300 steps. At
+    # The random-init recipe of Table 1, ablations-random and width: lr 5e-4 for 300 steps. At
     # 1e-3 for 200 steps (the earlier recipe, random_init above) a student without matching stayed at
     # the majority class in one seed of a fresh re-run, and at 5e-4 matched students take off later
     # (README, "The offline recipe"; results/offline/diagnostics.md).
+    # random_student: the recipe sweep's, ablations-random's and width's students (evaluated from step 25)
     random_student=("${shared[@]}" --max-steps "${STEPS:-300}" --eval-every "${EVAL_EVERY:-100}" --eval-steps 25)
     table1_random_init=(--init random --lr "${RANDOM_LR:-5e-4}" --warmup-steps 30)
     # Table 1 itself evaluates every 100 steps, copy init also at step 150. Its evaluations at steps 25
