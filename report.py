@@ -525,8 +525,9 @@ def section_learning_rate(runs):
     cells = {(r["task"], r["init"], r["seed"]) for r in sweep}
     strategies = {r["strategy"] for r in sweep}
     sweep_steps = {r["steps"] for r in sweep}
-    chosen = sweep + [r for r in table1_runs() if (r["task"], r["init"], r["seed"]) in cells
-                      and r["strategy"] in strategies and r["steps"] in sweep_steps]
+    defaults = [r for r in table1_runs() if (r["task"], r["init"], r["seed"]) in cells
+                and r["strategy"] in strategies and r["steps"] in sweep_steps]
+    chosen = sweep + defaults
     seeds = sorted({r["seed"] for r in sweep})
     steps = sorted({h["step"] for r in chosen for h in r["history"]})  # each init's evaluations ('-' where none)
     per_init = {r["init"]: r["steps"] for r in sweep}
@@ -542,8 +543,7 @@ def section_learning_rate(runs):
         curve = [cell([h["score"] for r in group for h in r["history"] if h["step"] == step], 100) for step in steps]
         lines.append(f"| {init} | {lr_text(lr)} | {strategy} | {cell([r['score'] for r in group], 100)} | "
                      + " / ".join(f"{r['score'] * 100:.1f}" for r in group) + " | " + " | ".join(curve) + " |")
-    notes = majority_class_notes(chosen) + evaluation_notes(sweep, [r for r in chosen if r not in sweep],
-                                                             "Table 1's runs (the default lr's rows)")
+    notes = majority_class_notes(chosen) + evaluation_notes(sweep, defaults, "Table 1's runs (the default lr's rows)")
     return lines + [""] + [f"- {note}" for note in notes] + [""]
 
 

@@ -621,7 +621,8 @@ wait
 angles() {  # angles TEACHER "NAME=STUDENT ..." [angles.py flags...]: results/<profile>/angles/NAME
     local teacher=$1 pair name student measured out students=() outs=()
     for pair in $2; do
-        name=${pair%%=*} student=${pair#*=} out=$results/angles/${pair%%=*}
+        name=${pair%%=*} student=${pair#*=}
+        out=$results/angles/$name
         measured=$student/metrics.json
         if [ "$student" = random ] || [ "$student" = copy ]; then measured=$teacher/metrics.json; fi
         [ -f "$measured" ] || continue
