@@ -14,11 +14,11 @@ Three kinds of source:
 - offline real text (`rt-sentiment`, `bible-paraphrase`, `kjv-bbe`, `bible-lm`): read
   from data files that ship inside two pinned PyPI packages (requirements-offline.txt),
   located on disk without importing the packages. Fixed splits, no seed involved.
-- offline templates (`synth-*`): built here from word lists, deterministic from a seed.
-  They are designed so that a pretrained teacher has an edge a small student must
-  learn from it: half of each dev set uses words that never occur in training
-  (held-out adjectives, objects, values), which only pretrained knowledge (the
-  teacher's, or copied embeddings) can handle.
+- one offline template task (`synth-sentiment`): sentences built here from word lists,
+  deterministic from a seed, half of the dev set with adjectives that never occur in
+  training. No table uses it any more (its cells sat at the ceiling or at the majority
+  class); it stays because it costs no file read, for fast tests, and because bench.py's
+  committed timings were measured on its sentences.
 """
 import bz2
 import csv
@@ -37,7 +37,6 @@ from pathlib import Path
 
 import torch
 
-OFFLINE_TEACHER = "minilm"  # resolved by offline_teacher_path(): the packaged all-MiniLM-L6-v2
 
 TASKS = {
     # name: kind, source, number of labels, metrics (the first one picks the best checkpoint;
@@ -52,10 +51,6 @@ TASKS = {
                      about="World English Bible passages, held-out books (for decoder-only students)"),
     "synth-sentiment": dict(kind="classification", source="offline", num_labels=2, metrics=("accuracy",),
                             about="template sentences with negation and contrast"),
-    "synth-nli": dict(kind="classification", source="offline", num_labels=3, metrics=("accuracy",),
-                      about="template premise/hypothesis pairs on colour-object binding"),
-    "synth-d2t": dict(kind="generation", source="offline", metrics=("bleu",),
-                      about="template restaurant triples -> sentence"),
     "sst2": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy",), about="GLUE SST-2"),
     "qnli": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy",), about="GLUE QNLI"),
     "qqp": dict(kind="classification", source="hub", num_labels=2, metrics=("accuracy", "f1"), about="GLUE QQP"),
@@ -99,17 +94,6 @@ NEGATIVE = ("bad awful terrible horrible dreadful poor lousy mediocre boring dul
 NOUNS = ("movie film plot story acting ending script soundtrack cast meal service food "
          "hotel room book novel show concert album game trip staff design").split()
 INTENSIFIERS = ("very", "really", "truly", "quite", "remarkably", "rather", "extremely")
-NAMES = "anna ben carla david emma frank grace henry iris jack kate liam maria noah olga paul".split()
-COLORS = "red blue green yellow black white brown pink purple orange grey silver".split()
-OBJECTS = ("car dog bike cat boat house hat lamp chair kite phone watch guitar jacket "
-           "ball book table clock bag drum horse sofa tent cup").split()
-CITIES = "paris london berlin madrid rome vienna prague lisbon dublin oslo warsaw athens".split()
-FOODS = "italian french chinese indian japanese mexican thai greek spanish turkish".split()
-AREAS = ("riverside", "city centre", "old town", "harbour", "market square", "university quarter")
-PRICES = ("cheap", "moderately priced", "expensive")
-RESTAURANTS = ("golden palace", "blue spice", "the mill", "green man", "red lion", "the vaults",
-               "cotto", "zizzi", "the punter", "wildwood", "the plough", "loch fyne",
-               "the eagle", "aromi", "clowns", "browns", "the rice boat", "strada")
 
 
 def split_words(words, seed):
@@ -167,66 +151,7 @@ def make_synth_sentiment(seed=0, n_train=4000, n_dev=500):
                          seed, n_train, n_dev)
 
 
-# ---------------------------------------------------------------- synth-nli
-NLI_LABELS = ("entailment", "neutral", "contradiction")  # GLUE MNLI's order
-
-
-def nli_example(rng, objects):
-    """Premise: two coloured possessions. The hypothesis needs colour-object binding:
-    the swapped colours of a contradiction use exactly the premise's words."""
-    name, other_name = rng.sample(NAMES, 2)
-    (c1, c2, c3), (o1, o2, o3) = rng.sample(COLORS, 3), rng.sample(objects, 3)
-    premise = f"{name} has a {c1} {o1} and a {c2} {o2}."
-    label = rng.randrange(3)
-    owned = [(c1, o1), (c2, o2)]
-    color, thing = rng.choice(owned)
-    if label == 0:
-        hypothesis = rng.choice((f"{name} has a {color} {thing}.", f"the {thing} of {name} is {color}.",
-                                 f"{name} owns a {color} {thing}."))
-    elif label == 1:
-        hypothesis = rng.choice((f"{name} has a {c3} {o3}.", f"{other_name} has a {color} {thing}.",
-                                 f"{name} wants a {color} {thing}."))
-    else:
-        swapped = c2 if color == c1 else c1
-        wrong = rng.choice((swapped, c3))
-        hypothesis = rng.choice((f"{name} has a {wrong} {thing}.", f"the {thing} of {name} is {wrong}.",
-                                 f"{name} has no {thing}."))
-    return {"text": premise, "text_pair": hypothesis, "label": label}
-
-
-def make_synth_nli(seed=0, n_train=4000, n_dev=500):
-    """Three-way entailment over sentence pairs; dev half uses held-out objects."""
-    return train_and_dev(nli_example, *split_words(OBJECTS, seed), seed, n_train, n_dev)
-
-
-# ---------------------------------------------------------------- synth-d2t
-D2T_TEMPLATES = (
-    "{name} is a {price} {food} restaurant in the {area}.",
-    "in the {area} there is a {price} {food} place called {name}.",
-    "{name} serves {food} food at {price} prices in the {area}.",
-    "for {price} {food} food, try {name} in the {area}.",
-    "{name}, in the {area}, offers {food} dishes and is {price}.",
-)
-
-
-def d2t_example(rng, names):
-    """DART-like data-to-text: a small set of triples rendered by one of several templates."""
-    name, food, area, price = rng.choice(names), rng.choice(FOODS), rng.choice(AREAS), rng.choice(PRICES)
-    triples = [(name, "food", food), (name, "area", area), (name, "price range", price)]
-    rng.shuffle(triples)
-    template = rng.randrange(len(D2T_TEMPLATES))
-    source = " ; ".join(" | ".join(t) for t in triples) + f" ; style | {template}"
-    target = D2T_TEMPLATES[template].format(name=name, food=food, area=area, price=price)
-    return {"source": source, "target": target[0].upper() + target[1:]}
-
-
-def make_synth_d2t(seed=0, n_train=4000, n_dev=200):
-    """Triples -> sentence; dev half uses held-out restaurant names (to be copied)."""
-    return train_and_dev(d2t_example, *split_words(RESTAURANTS, seed), seed, n_train, n_dev)
-
-
-OFFLINE_BUILDERS = {"synth-sentiment": make_synth_sentiment, "synth-nli": make_synth_nli,
-                    "synth-d2t": make_synth_d2t}
+OFFLINE_BUILDERS = {"synth-sentiment": make_synth_sentiment}
 
 
 # ---------------------------------------------------------------- offline real text
@@ -702,12 +627,12 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
     train (rows), dev ({split: rows}), num_labels, label_names, metrics (the first picks
     the best checkpoint), higher_is_better (False for perplexity) and test ({split: rows}
     scored once, on the best checkpoint; empty for most tasks). `seed` only
-    shapes the synth-* tasks; `n_train` shortens the training set."""
+    shapes the template task; `n_train` shortens the training set."""
     if train_file or dev_file:
         if not (train_file and dev_file):
             raise ValueError("give both --train-file and --dev-file")
         train, dev, label_names = load_local(train_file, dev_file)
-        # the user's own data: not the synthetic offline profile (no vocabulary shrinking, hub teacher)
+        # the user's own data: not an offline task (no vocabulary shrinking, hub teacher)
         return dict(name=name or "local", kind="classification", offline=False, train=train, dev=dev,
                     num_labels=len(label_names), label_names=label_names, metrics=("accuracy", "f1"),
                     higher_is_better=True)
@@ -729,8 +654,6 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
         builder = OFFLINE_BUILDERS[name]
         train, dev = builder(seed) if n_train is None else builder(seed, n_train=n_train)
         task.update(train=train, dev={"dev": dev})
-        if name == "synth-nli":
-            task["label_names"] = list(NLI_LABELS)
     elif spec["kind"] == "classification":
         train, dev, task["label_names"] = load_glue(name)
         task.update(train=train, dev=dev)
@@ -811,13 +734,14 @@ def scored_completion(prompt_ids, ids, special, max_length):
 
 
 def task_vocabulary(tokenizer, task):
-    """A WordPiece tokenizer restricted to the word pieces a (synthetic) task uses.
+    """A WordPiece tokenizer restricted to the word pieces an offline task uses.
 
-    The offline tasks use about 100 of MiniLM's 30522 word pieces, yet every step pays
-    for the full table: the optimiser update of the embeddings and, for generation, a
-    30522-way softmax per target token. Keeping only the used pieces (in their original
-    order, so [PAD] stays 0) tokenises the task's text exactly as before and makes
-    those costs vanish. Returns the small tokenizer and the kept original ids.
+    rt-sentiment uses about half of MiniLM's 30522 word pieces (14,492), the King James
+    tasks fewer and the templates about 100, yet every step pays for the full table: the
+    optimiser update of the embeddings and, for generation, a 30522-way softmax per
+    target token. Keeping only the used pieces (in their original order, so [PAD] stays
+    0) tokenises the task's text exactly as before and shrinks those costs. Returns the
+    small tokenizer and the kept original ids.
     """
     from transformers import BertTokenizer
     texts = [text for split in [task["train"], *task["dev"].values()] for row in split

@@ -641,16 +641,14 @@ def section_angles(profile):
     rows, tasks = [], set()
     for path in sorted(Path("results", profile, "angles").glob("*/angles.json")):
         result = json.loads(path.read_text())
-        tasks.add(result.get("task", "synth-sentiment"))
+        tasks.add(result["task"])
         single = "; ".join(f"{s} {v['authors_single_pair']['acute_share'] * 100:.1f}%"
                            for s, v in result["stacks"].items())
         rows.append(f"| {path.parent.name} | {result['acute_share'] * 100:.1f}% | {result['mean_cosine']:.3f} | "
                     f"{single} | [histogram](angles/{path.parent.name}/angles_histogram.png) |")
     if not rows:
         return []
-    offline = tasks <= {"synth-sentiment", "synth-d2t"}
-    where = "synth-sentiment unless named d2t" if offline else ", ".join(sorted(tasks))
-    return [f"### Angles: cos(t_i - s, t_k - s) over dev tokens ({where})", "",
+    return [f"### Angles: cos(t_i - s, t_k - s) over dev tokens ({', '.join(sorted(tasks))})", "",
             "| student | acute share | mean cosine | authors' single pair (acute) | figure |", "|---|---|---|---|---|",
             *rows, ""]
 

@@ -65,7 +65,7 @@ def test_verses_are_clean():
 
 def test_loading_is_deterministic(tasks):
     for name, task in tasks.items():
-        again = data.load_task(name, seed=123)  # the seed shapes only synth-* tasks
+        again = data.load_task(name, seed=123)  # the seed shapes only the template task
         assert again["train"] == task["train"] and again["dev"] == task["dev"], name
 
 
