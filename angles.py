@@ -66,12 +66,13 @@ def parse_args(argv=None):
       "point); several: one --out each, in the same order")
     a("--out", required=True, nargs="+", help="output directory per student; only angles.json, angles.csv, "
       "matrices.csv, angles_histogram.png and heatmaps_<stack>.png are written there")
-    a("--task", default="synth-sentiment", help="task whose dev set is used (default: synth-sentiment; "
+    a("--task", default="rt-sentiment", help="task whose dev set is used (default: rt-sentiment; "
       "see distill.py --list-tasks)")
     a("--max-examples", type=int, default=200, help="use the first N dev examples (default: 200)")
     a("--batch-size", type=int, default=32, help="default: 32; memory grows with it, not with --max-examples")
     a("--max-length", type=int, default=128, help="tokens per input (default: 128, as distill.py)")
-    a("--student-layers", type=int, default=2, help="depth of an untrained student, per stack (default: 2)")
+    a("--student-layers", type=int, default=3, help="depth of an untrained student, per stack (default: 3, "
+      "as distill.py)")
     a("--student-layer", help="comma list of student hidden states to look from (default: every block, 1..L_S)")
     a("--with-embeddings", action="store_true", help="also use hidden state 0 (embeddings): teacher pairs "
       "include t_0 and the default student layers include s_0")

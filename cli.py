@@ -52,7 +52,7 @@ def parse_args(argv=None, description=None):
       "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
     a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
     a("--task-vocab", default="auto", choices=("auto", "no"),
-      help="auto: for synth-* tasks on the packaged MiniLM, keep only the task's word pieces "
+      help="auto: for offline tasks on the packaged MiniLM, keep only the task's word pieces "
       "(same tokenisation, much faster steps; see data.task_vocabulary)")
     a("--teacher-epochs", type=float, default=3.0, help="teacher fine-tuning epochs (authors: 3)")
     a("--teacher-lr", type=float, help="teacher learning rate (default 2e-5, the authors' 2e-5 or 5e-5; "

@@ -579,6 +579,15 @@ count_jobs() {  # sets n_jobs and estimate: the jobs' seconds, plus each teacher
     mode=count n_jobs=0 estimate=0 index=0 counted_teachers=""
     "${profile//-/_}_jobs"
 }
+over_the_hour() {  # how to split an offline profile's call that is estimated over the hour (after count_jobs)
+    listed "$profile" "$offline_profiles" && [ "$estimate" -gt 3600 ] || return 0
+    if [ -z "${SEEDS:-}" ]; then  # pairs-random, generation, generation-random
+        echo "   over the hour: run it a seed per call (SEEDS=N bash run_all.sh $profile for each N of: $seeds); each keeps the finished runs"
+    elif [ -n "$counted_teachers" ]; then  # generation-random's first seed on a fresh clone: the teacher comes first
+        echo "   over the hour because it first fine-tunes the teacher in$counted_teachers; the profile that shares it"
+        echo "   fine-tunes it within the hour (kjv-bbe: SEEDS=0 bash run_all.sh generation), or let this call run on"
+    fi
+}
 where="on 2 CPU cores"
 { [ "$profile" = paper ] || [ "$profile" = qwen3 ]; } && where="of GPU time"
 
@@ -587,6 +596,7 @@ if [ "$plan" = yes ]; then  # before setup: --plan creates nothing
     "${profile//-/_}_jobs"
     count_jobs
     echo "# $n_jobs jobs, estimated $((estimate / 60)) minutes $where" >&2  # stdout stays command lines only
+    over_the_hour >&2
     exit 0
 fi
 
@@ -608,9 +618,7 @@ fi
 
 count_jobs
 echo "== $profile profile: $n_jobs jobs, estimated $((estimate / 60)) minutes $where (finished runs are skipped)"
-if listed "$profile" "$offline_profiles" && [ "$estimate" -gt 3600 ] && [ -z "${SEEDS:-}" ]; then  # pairs-random, generation
-    echo "   over the hour: run it a seed per call (SEEDS=N bash run_all.sh $profile for each N of: $seeds); each keeps the finished runs"
-fi
+over_the_hour
 mode=run
 "${profile//-/_}_jobs"
 wait

@@ -107,9 +107,14 @@ def model_dirs(tmp_path_factory):
     return root
 
 
+def angles_cli(*argv):
+    """angles.main on the template task: built in memory, so the tiny models read no data file."""
+    return angles.main([str(a) for a in argv] + ["--task", "synth-sentiment"])
+
+
 def run_cli(*argv):
     """The numbers of the one student of a call."""
-    (results,) = angles.main([str(a) for a in argv])
+    (results,) = angles_cli(*argv)
     return results
 
 
@@ -158,9 +163,9 @@ def test_several_students_in_one_call_match_one_call_each(model_dirs, tmp_path, 
                         "--out", tmp_path / f"alone-{i}", "--max-examples", 6, "--max-length", 32)
                 for i, student in enumerate((model_dirs / "student", "random"))]
     capsys.readouterr()
-    together = angles.main([str(a) for a in ("--teacher", model_dirs / "teacher", "--student", model_dirs / "student",
-                                             "random", "--student-layers", 2, "--out", tmp_path / "both-0",
-                                             tmp_path / "both-1", "--max-examples", 6, "--max-length", 32)])
+    together = angles_cli("--teacher", model_dirs / "teacher", "--student", model_dirs / "student", "random",
+                          "--student-layers", 2, "--out", tmp_path / "both-0", tmp_path / "both-1",
+                          "--max-examples", 6, "--max-length", 32)
     assert [r["mean_cosine"] for r in together] == [r["mean_cosine"] for r in one_each]
     assert together[0]["mean_cosine"] != together[1]["mean_cosine"]  # two different students, not one twice
     for i in (0, 1):

@@ -98,6 +98,21 @@ def test_plan_gives_the_estimate_on_stderr_counting_a_teacher_not_yet_fine_tuned
     assert run_all(tmp_path, "crild", "--plan").stderr == "# 3 jobs, estimated 49 minutes on 2 CPU cores\n"
 
 
+def test_a_call_over_the_hour_says_how_to_split_it(tmp_path):
+    def advice(profile, seeds=None):
+        stderr = run_all(tmp_path, profile, "--plan", env=None if seeds is None else {"SEEDS": seeds}).stderr
+        return stderr.splitlines()[1:]  # after the estimate line
+    assert "SEEDS=N bash run_all.sh generation-random for each N of: 0 1 2" in advice("generation-random")[0]
+    assert advice("pairs-random", "0") == [] and advice("offline") == []  # each under the hour
+    first_seed = " ".join(advice("generation-random", "0"))  # 50 min of students after a 38 min teacher
+    assert "first fine-tunes the teacher in runs/teachers/kjv-bbe" in first_seed
+    assert "SEEDS=0 bash run_all.sh generation" in first_seed
+    teacher = tmp_path / "runs" / "teachers" / "kjv-bbe"
+    teacher.mkdir(parents=True)
+    (teacher / "metrics.json").write_text("{}")
+    assert advice("generation-random", "0") == []
+
+
 def test_plan_may_come_first_and_defaults_to_offline(tmp_path):
     result = run_all(tmp_path, "--plan")
     assert result.returncode == 0 and result.stdout.startswith("python distill.py --out runs/offline/")
