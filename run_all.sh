@@ -13,7 +13,7 @@
 #   pairs-random the same table's random-init students (600 steps), 3 seeds: about 36 min a seed, so run
 #                it a seed at a time (SEEDS=0 bash run_all.sh pairs-random, then SEEDS=1, SEEDS=2)
 #   generation   Table 2: King James -> Basic English (kjv-bbe), BERT2BERT teacher, copy init, 3 seeds;
-#                on a fresh clone SEEDS=0 first (the teacher takes about 38 min), then the rest
+#                on a fresh clone SEEDS=0 first (the teacher takes 31-38 min), then the rest
 #   generation-random  the same table's random-init students (800 steps), 3 seeds: about 50 min a
 #                seed, so run it a seed at a time (SEEDS=0, then SEEDS=1, SEEDS=2)
 #   ablations    student depth (1, 2, 4 layers), copy init
@@ -271,8 +271,9 @@ crild_jobs() {  # Ko et al. 2023 (CR-ILD) on rt-sentiment, 3 seeds in lockstep p
 
 kjv_bbe_student() {  # kjv_bbe_student STEPS EVAL_EVERY: sets d2t, Table 2's teacher and student flags (below)
     # The teacher: each decoder layer's cross-attention starts as a copy of its self-attention, lr 3e-4
-    # after 100 warm-up steps, 2000 steps of 16 verses: 33.2 BLEU on the 200 dev verses against 27.1
-    # for copying the source (results/generation/diagnostics.md). About 38 min, on the first call only.
+    # after 100 warm-up steps, 2000 steps of 16 verses: 32.9 BLEU on the 200 dev verses (33.2 on the machine
+    # that first made it) against 27.1 for copying the source (results/generation/diagnostics.md,
+    # rerun-2026-12-01.md). 31-38 min, on the first call only.
     # Greedy decoding: beams cost several times more on a CPU.
     d2t=(--task kjv-bbe --teacher-dir "$teachers/kjv-bbe" --teacher-lr 3e-4 --teacher-warmup-steps 100
          --teacher-batch-size 16 --teacher-max-steps "${TEACHER_STEPS:-2000}" --teacher-eval-every-epochs 0.15
@@ -285,7 +286,7 @@ generation_jobs() {  # Table 2: King James -> Basic English (the paper's WMT16 c
     local seed d2t
     kjv_bbe_student 300 100
     for seed in $seeds; do
-        job "generation/kjv-bbe" 1100 "${d2t[@]}" "${copy_init[@]}" --strategy "$all" --seed "$seed"
+        job "generation/kjv-bbe" 1100 "${d2t[@]}" "${copy_init[@]}" --strategy "$all" --seed "$seed"  # 974-1133 s
     done
 }
 
