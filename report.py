@@ -15,6 +15,7 @@ import json
 import statistics
 from pathlib import Path
 
+import cli
 import data
 import distill
 
@@ -47,6 +48,18 @@ METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "bleu": "BLEU"}
 METRIC_SCALE = {"accuracy": 100, "f1": 100, "bleu": 1, "perplexity": 1}  # metrics.json holds fractions, BLEU in points
 
 
+# The settings the tables read, lifted to the top of each run so that runs.json (which leaves the
+# other settings out) keeps them. A run or committed row without one has distill.py's default.
+KEPT_SETTINGS = ("lr", "hold_encoder_steps", "n_dev", "projections", "objective", "copy_from", "supplementary",
+                 "consistency")
+
+
+@functools.cache
+def setting_defaults():
+    defaults = cli.parse_args([])
+    return {key: getattr(defaults, key) for key in KEPT_SETTINGS}
+
+
 def load_runs(profile):
     runs = []
     for path in sorted(Path("runs", profile).glob("*/**/metrics.json")):
@@ -55,29 +68,25 @@ def load_runs(profile):
             continue
         parts = path.relative_to(Path("runs", profile)).parts
         run["table"], run["name"], run["dir"] = parts[0], "/".join(parts[1:-1]), str(path.parent)
-        run["lr"] = run.get("settings", {}).get("lr")  # kept in runs.json, which leaves the settings out
-        run["hold_encoder_steps"] = run.get("settings", {}).get("hold_encoder_steps", 0)
-        run["n_dev"] = run.get("settings", {}).get("n_dev")
+        run.update({key: run.get("settings", {}).get(key, default) for key, default in setting_defaults().items()})
         runs.append(run)
     return runs
 
 
-# The tables whose sections read only what runs.json keeps (the related-studies rows need each run's
-# settings, which runs.json leaves out).
-JOINABLE_TABLES = ("classification", "generation", "language-modeling", "depth", "width", "lr")
+def committed_rows(profile):
+    """The rows of the committed results/<profile>/runs.json (none if it has none), each with every
+    kept setting (rows written before a setting was kept have its default)."""
+    saved = Path("results", profile, "runs.json")
+    return [{**setting_defaults(), **r} for r in json.loads(saved.read_text())] if saved.exists() else []
 
 
 def committed_runs(profile, local):
-    """The rows of the committed results/<profile>/runs.json with no run under runs/<profile>: a profile
-    run a seed per call (SEEDS=2 bash run_all.sh generation-random, on a fresh clone) keeps the
-    seeds it did not run again instead of overwriting them, and its tables say which rows were read.
-    With no runs at all, `python report.py --profile P` rebuilds P's tables from its committed rows."""
-    saved = Path("results", profile, "runs.json")
-    if not saved.exists():
-        return []
+    """The committed rows with no run under runs/<profile>: a profile run a seed per call (SEEDS=2
+    bash run_all.sh generation-random, on a fresh clone) keeps the seeds it did not run again
+    instead of overwriting them, and its tables say which rows were read. With no runs at all,
+    `python report.py --profile P` rebuilds P's tables from its committed rows."""
     ran = {(r["table"], r["name"]) for r in local}
-    return [r for r in json.loads(saved.read_text())
-            if r["table"] in JOINABLE_TABLES and (r["table"], r["name"]) not in ran]
+    return [r for r in committed_rows(profile) if (r["table"], r["name"]) not in ran]
 
 
 def committed_note(profile, kept):
@@ -185,15 +194,21 @@ def paired_differences(score):
             for strategy in STRATEGIES if any(s == strategy for s, _ in score.keys())}
 
 
-MIN_SEEDS = 3  # fewer paired seeds are shown but never judged: with two, "twice the standard error" is a coin toss
+# Two-sided 95% critical values of Student's t by degrees of freedom (paired seeds - 1). With three
+# seeds a paired difference must be 4.3 standard errors from zero: "twice the standard error" would be
+# an 82% test there, and passed verdicts that flipped on a re-run.
+T_95 = {2: 4.30, 3: 3.18, 4: 2.78, 5: 2.57, 6: 2.45, 7: 2.36, 8: 2.31, 9: 2.26, 10: 2.23, 15: 2.13, 20: 2.09, 30: 2.04}
+MIN_SEEDS = 3  # fewer paired seeds are shown but never judged (with two, t is 12.7 standard errors)
 
 
 def distinguishable(differences):
-    """Is a paired difference's mean more than twice its standard error (std / sqrt(n)), over at
-    least MIN_SEEDS seeds?"""
+    """Does a paired difference pass a two-sided 95% t-test: its mean more than t standard errors
+    (std / sqrt(n)) from zero, over at least MIN_SEEDS seeds? Between the listed degrees of freedom,
+    the t of the next fewer (a slightly stricter test)."""
     if len(differences) < MIN_SEEDS:
         return False
-    return abs(statistics.mean(differences)) > 2 * statistics.stdev(differences) / len(differences) ** 0.5
+    t = T_95[max(degrees for degrees in T_95 if degrees <= len(differences) - 1)]
+    return abs(statistics.mean(differences)) > t * statistics.stdev(differences) / len(differences) ** 0.5
 
 
 def verdict(init, score, differences, name):
@@ -213,8 +228,8 @@ def verdict(init, score, differences, name):
     standing_out = [f"{s} {statistics.mean(d):+.1f}" for s, d in differences.items()
                     if s != "forward" and distinguishable(d)]
     return text + ("; paired with forward (same seed and data order), " +
-                   (f"these differ by more than twice their standard error: {', '.join(standing_out)}."
-                    if standing_out else "no strategy differs by more than twice its standard error."))
+                   (f"these differ at 95% (paired t-test): {', '.join(standing_out)}."
+                    if standing_out else "no strategy differs at 95% (paired t-test)."))
 
 
 def same_pairs_notes(runs):
@@ -485,10 +500,7 @@ def saved_runs(profile, table="classification"):
     """Another profile's finished runs of one table: from runs/<profile> where this machine ran
     it, else from the committed results/<profile>/runs.json."""
     runs = [r for r in load_runs(profile) if r["table"] == table]
-    saved = Path("results", profile, "runs.json")
-    if not runs and saved.exists():
-        runs = [r for r in json.loads(saved.read_text()) if r["table"] == table]
-    return runs
+    return runs or [r for r in committed_rows(profile) if r["table"] == table]
 
 
 def table1_runs():
@@ -551,12 +563,11 @@ def related_rows(runs):
     """One row per related-studies setting and strategy, its scores by seed."""
     rows = {}
     for r in sorted((r for r in runs if r["table"] == "related"), key=lambda r: r["dir"]):
-        settings = r["settings"]
         setting = r["name"].split("/")[0]
         row = rows.setdefault((setting, r["strategy"]), {
-            "setting": setting, "objective": settings.get("objective", "hidden"), "copy_from": settings.get("copy_from"),
-            "strategy": r["strategy"], "supplementary": settings.get("supplementary") or "-",
-            "consistency": settings.get("consistency") or 0, "task": r["task"], "steps": r["steps"],
+            "setting": setting, "objective": r["objective"], "copy_from": r["copy_from"],
+            "strategy": r["strategy"], "supplementary": r["supplementary"],
+            "consistency": r["consistency"] or 0, "task": r["task"], "steps": r["steps"],
             "stage1_steps": r.get("stage1_steps") or 0, "scores": {}})
         row["scores"][r["seed"]] = r["score"] * 100
     return list(rows.values())
@@ -578,15 +589,15 @@ def section_related(runs):
         lines.append(f"| {r['setting']} | {r['objective']} | {r['copy_from']} | {r['strategy']} | "
                      f"{r['supplementary']} | {r['consistency']} | {cell(list(r['scores'].values()), 1)} | {per_seed} |")
     caution = ("Each claim is judged on paired differences (same seed, so the same data order): 'agrees' or "
-               "'disagrees' when the mean difference is more than twice its standard error, 'within noise' "
-               "otherwise.")
+               "'disagrees' when they pass a two-sided 95% t-test (with 3 seeds, a mean more than 4.3 standard "
+               "errors from zero), 'within noise' otherwise.")
     notes = majority_class_notes([r for r in runs if r["table"] == "related"])
     return lines + ["", caution, ""] + [f"- {claim}" for claim in related_claims(rows) + notes] + [""]
 
 
 def judged(differences):
     """A claim 'A beats B' from per-seed differences A - B: the mean, its standard error, and
-    'agrees' / 'disagrees' when the mean is more than twice the standard error, else 'within noise'.
+    'agrees' / 'disagrees' when they pass a 95% paired t-test (distinguishable), else 'within noise'.
     Under MIN_SEEDS seeds the mean is shown and not judged."""
     average = statistics.mean(differences)
     if len(differences) < MIN_SEEDS:
@@ -696,7 +707,7 @@ def main():
     with_table1 = joined + (table1_runs() if args.profile in BORROW_TABLE1 else [])
     lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
-    projections = sorted({r.get("settings", {}).get("projections") or "learned" for r in runs if r["table"] == "width"})
+    projections = sorted({r["projections"] for r in runs if r["table"] == "width"})
     lines += section_ablation(with_table1, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
                               "projections)", "width", lambda r: r["student_width"])
     lines += section_learning_rate(runs)

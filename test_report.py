@@ -50,7 +50,7 @@ def test_grid_table_means_stds_and_verdicts(project):
     assert "random init: matching strategies span 3.0 accuracy points" in tables
     assert "no matching scores 61.0 vs 79.0-82.0" in tables
     # the seed std (1.0) is as large as every gap, but each seed moves every strategy alike: paired, they differ
-    assert ("these differ by more than twice their standard error: none -20.0, reverse -1.0, all-to-one -2.0, "
+    assert ("these differ at 95% (paired t-test): none -20.0, reverse -1.0, all-to-one -2.0, "
             "random +1.0.") in tables
     rows = (project / "results" / "offline" / "runs.csv").read_text().splitlines()
     assert len(rows) == 16 and rows[0].startswith("table,task,init,strategy,seed,score")
@@ -82,7 +82,7 @@ def test_related_claims_are_judged_on_paired_seeds(project):
                           "forward", seed, score + shift, objective=objective, copy_from=copy_from)
     run_report("--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "| objective-kd-only-lower | kd-only | lower | forward | - | 0 | 72.3 ± 2.5 | 70.0 / 75.0 / 72.0 |" in tables
+    assert "| objective-kd-only-lower | kd-only | lower | forward | none | 0 | 72.3 ± 2.5 | 70.0 / 75.0 / 72.0 |" in tables
     assert "attention minus hidden (the better other objective): +9.6 ± 0.0 (paired, 3 seeds): agrees" in tables
     assert "beats upper for kd-only -> lower minus upper: +10.0 ± 0.0 (paired, 3 seeds): agrees" in tables
     assert "(mean gaps: attention 0.9, kd-only 10.0, hidden 10.0): +9.1 ± 0.1 (paired, 3 seeds): agrees" in tables
@@ -90,9 +90,9 @@ def test_related_claims_are_judged_on_paired_seeds(project):
 
 
 def test_crild_claims_say_within_noise_when_seeds_disagree(project):
-    scores = {"clean": ((0.70, 0.75), (0.72, 0.74), (0.71, 0.75)),  # last ahead in every seed: +5, +2, +4
-              "mixup": ((0.70, 0.77), (0.72, 0.72), (0.71, 0.75)),  # mixup - clean for last: +2, -2, 0
-              "mixup-consistency": ((0.70, 0.72), (0.70, 0.70), (0.70, 0.73))}  # consistency - mixup: -5, -2, -2
+    scores = {"clean": ((0.70, 0.75), (0.72, 0.75), (0.71, 0.75)),  # last ahead in every seed: +5, +3, +4
+              "mixup": ((0.70, 0.77), (0.72, 0.72), (0.71, 0.75)),  # mixup - clean for last: +2, -3, 0
+              "mixup-consistency": ((0.70, 0.72), (0.70, 0.69), (0.70, 0.72))}  # consistency - mixup: -5, -3, -3
     for inputs, per_seed in scores.items():
         for seed, (forward, last) in enumerate(per_seed):
             for strategy, score in (("forward", forward), ("last", last)):
@@ -100,9 +100,9 @@ def test_crild_claims_say_within_noise_when_seeds_disagree(project):
                           score, copy_from="lower")
     run_report("--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "last minus all on clean inputs: +3.7 ± 0.9 (paired, 3 seeds): agrees" in tables
-    assert "mixup minus clean: +0.0 ± 1.2 (paired, 3 seeds): within noise" in tables
-    assert "with minus without: -3.0 ± 1.0 (paired, 3 seeds): disagrees" in tables
+    assert "last minus all on clean inputs: +4.0 ± 0.6 (paired, 3 seeds): agrees" in tables
+    assert "mixup minus clean: -0.3 ± 1.5 (paired, 3 seeds): within noise" in tables
+    assert "with minus without: -3.7 ± 0.7 (paired, 3 seeds): disagrees" in tables
 
 
 def test_a_classifier_within_a_point_of_the_majority_class_is_flagged_in_every_table(project):
@@ -122,6 +122,18 @@ def test_a_classifier_within_a_point_of_the_majority_class_is_flagged_in_every_t
     assert "copy-last" not in tables.split("Related studies")[1].split("\n- ", 1)[1]  # 5 points above: learnt
     assert f"- synth-sentiment/random-none-seed1: {rate * 100:.1f}, within 1 point" in tables
     assert "random-none-seed0" not in tables
+
+
+def test_a_paired_difference_is_judged_by_a_95_percent_t_test_not_twice_its_standard_error():
+    # +1, +2, +3: the mean (2) is 3.5 standard errors from zero, beyond twice its standard error, but a
+    # two-sided 95% t-test over 2 degrees of freedom needs 4.30; +2, +3, +4 is 5.2 standard errors away
+    assert not report.distinguishable([1.0, 2.0, 3.0])
+    assert report.distinguishable([2.0, 3.0, 4.0])
+    assert report.distinguishable([-4.0, -3.0, -2.0])  # either sign
+    # a fourth seed (3 degrees of freedom) lowers the bar to 3.18: +1, +2, +3, +1 is 3.7 standard errors away
+    assert report.distinguishable([1.0, 2.0, 3.0, 1.0])
+    assert not report.distinguishable([1.0, 2.0])  # under MIN_SEEDS, never judged
+    assert report.distinguishable([1.0] * 40)  # past the table: the t of the most degrees of freedom listed
 
 
 def test_two_seeds_are_shown_but_not_judged(project):
@@ -256,24 +268,28 @@ def committed_row(table, name, seed, score, teacher=0.99, strategy="forward"):
 
 def test_a_seed_run_alone_keeps_the_committed_seeds_and_says_which_were_read(project):
     """SEEDS=2 on a fresh clone: the committed seeds 0 and 1 join the table instead of being overwritten;
-    a seed run here again replaces its committed row; rows that need settings (related) are not read."""
+    a seed run here again replaces its committed row; the related rows keep the settings they print."""
     (project / "results" / "offline").mkdir(parents=True)
     committed = [committed_row("classification", f"synth-sentiment/random-forward-seed{seed}", seed, score)
                  for seed, score in ((0, 0.70), (1, 0.72))]
-    committed.append(committed_row("related", "synth-sentiment/x-seed0", 0, 0.5))
+    committed.append({**committed_row("related", "objective-kd-only-upper/copy-forward-seed0", 0, 0.5),
+                      "objective": "kd-only", "copy_from": "upper"})
     (project / "results" / "offline" / "runs.json").write_text(json.dumps(committed))
     for seed, score in ((1, 0.60), (2, 0.74)):
         write_run(project, "classification", f"synth-sentiment/random-forward-seed{seed}", "random", "forward", seed,
                   score)
     run_report()
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert ("Read from the committed `results/offline/runs.json`, not run under `runs/offline`: 1 runs "
-            "(classification synth-sentiment: seeds [0]).") in tables
+    assert ("Read from the committed `results/offline/runs.json`, not run under `runs/offline`: 2 runs "
+            "(classification synth-sentiment: seeds [0]; related synth-sentiment: seeds [0]).") in tables
     assert "seeds [0, 1, 2]" in tables and "| 70.0 / 60.0 / 74.0 |" in tables  # seed 1 as run here
     assert "the teacher differs" not in tables
+    assert "| objective-kd-only-upper | kd-only | upper | forward | none | 0 | 50.0 | 50.0 |" in tables
     saved = json.loads((project / "results" / "offline" / "runs.json").read_text())
     assert sorted((r["table"], r["seed"], r["score"]) for r in saved) == [
-        ("classification", 0, 0.70), ("classification", 1, 0.60), ("classification", 2, 0.74)]
+        ("classification", 0, 0.70), ("classification", 1, 0.60), ("classification", 2, 0.74), ("related", 0, 0.5)]
+    # runs.json keeps the settings the tables read, so the next rebuild prints the same rows
+    assert {(r["objective"], r["copy_from"]) for r in saved} == {("hidden", "forward"), ("kd-only", "upper")}
 
 
 def test_tables_rebuild_from_the_committed_rows_alone(project):
