@@ -63,6 +63,10 @@ def parse_args(argv=None, description=None):
     a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
     a("--teacher-eval-every-epochs", type=float, help="evaluate the teacher every F epochs and keep its best "
       "checkpoint (default: once, at the end)")
+    a("--teacher-max-target-length", type=int, help="generation: the teacher's --max-target-length, for its "
+      "fine-tuning and evaluations (default: the students'; the authors' BART teacher: 256, students 128)")
+    a("--teacher-num-beams", type=int, help="generation: the teacher's beam size in its evaluations "
+      "(default: --num-beams; the authors' T5 teacher validates with 2, its students with 4)")
     a("--teacher-lora", type=int, default=0, help="fine-tune the teacher through LoRA adapters of this rank, "
       "merged into it before it is saved (authors' Qwen3-8B teacher: 32; 0: every weight trains)")
     # student
@@ -166,7 +170,8 @@ POSITIVE = ("max_length", "teacher_epochs", "student_layers", "temperature", "ba
 
 POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
                      "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
-                     "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha")
+                     "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha",
+                     "teacher_max_target_length", "teacher_num_beams")
 
 
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
@@ -235,6 +240,7 @@ def resolve_settings(args, task):
         raise ValueError(f"--hold-encoder-steps holds a sequence-to-sequence model's encoder, but task "
                          f"{task['name']!r} is {task['kind']}; leave the flag out")
     teacher_base = args.teacher_base or default_teacher_base(task)
+    num_beams = args.num_beams or (5 if task["name"] == "dart" else 4)
     return argparse.Namespace(**{
         **vars(args),
         "hid_reduction": args.hid_reduction or {"classification": "bert", "generation": "seq2seq",
@@ -243,7 +249,9 @@ def resolve_settings(args, task):
         "match_embeddings": args.match_embeddings == "yes" or (args.match_embeddings == "auto" and not language_model),
         "lr": args.lr or (3e-4 if language_model else 1e-5),
         "teacher_lr": args.teacher_lr or (1e-3 if teacher_base in families.SCRATCH_TEACHERS else 2e-5),
-        "num_beams": args.num_beams or (5 if task["name"] == "dart" else 4),
+        "num_beams": num_beams,
+        "teacher_num_beams": args.teacher_num_beams or num_beams,
+        "teacher_max_target_length": args.teacher_max_target_length or args.max_target_length,
         "teacher_base": teacher_base,
         "bf16": args.bf16 == "yes" or (args.bf16 == "auto" and torch.device(args.device).type == "cuda")})
 
@@ -254,6 +262,14 @@ def default_teacher_base(task):
     if task["offline"]:
         return "minilm"
     return {"dart": "facebook/bart-large", "wmt16-en-ro": "t5-base"}.get(task["name"], "bert-base-uncased")
+
+
+def teacher_settings(settings):
+    """The settings the teacher is fine-tuned and evaluated with: the students' own, but for a
+    generation teacher's target length and beam size (the authors' BART teacher trains on 256-token
+    targets, its students on 128; their T5 teacher validates with beam 2, its students with 4)."""
+    return argparse.Namespace(**{**vars(settings), "max_target_length": settings.teacher_max_target_length,
+                                 "num_beams": settings.teacher_num_beams})
 
 
 def stage_settings(settings, stage):

@@ -68,6 +68,7 @@ def get_teacher(task, settings, encoded):
     """The fine-tuned teacher: --teacher DIR, a saved one in --teacher-dir, or fine-tune now.
     Returns (teacher, tokenizer, its dev metrics, its directory)."""
     import transformers as tf
+    settings = cli.teacher_settings(settings)  # a generation teacher's own target length and beams
     directory, ready = teacher_directory(task, settings)
     if ready:
         teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
@@ -77,7 +78,7 @@ def get_teacher(task, settings, encoded):
         # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
         if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:
             return teacher, tokenizer, saved["metrics"], directory
-        dev = encoded(tokenizer)["dev"]
+        dev = encoded(tokenizer, settings.max_target_length)["dev"]
         return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings)[0], directory
     torch.manual_seed(settings.teacher_seed)  # a fresh head, or a scratch-* teacher, starts from this seed
     teacher, tokenizer = pretrained_base(task, settings)
@@ -86,7 +87,7 @@ def get_teacher(task, settings, encoded):
         teacher.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
     if settings.teacher_lora:  # the authors' Qwen3-8B teacher: LoRA r 32, merged before distillation
         teacher = with_lora(teacher, settings.teacher_lora, settings)
-    rows = encoded(tokenizer)
+    rows = encoded(tokenizer, settings.max_target_length)
     plan = schedule(settings, len(rows["train"]), "teacher")
     run = new_run(teacher, settings.teacher_seed, name="teacher")
     print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {plan['steps']} steps -> {directory}")
@@ -675,9 +676,9 @@ def distill(args, names):
     print(scale_note(task, settings.teacher_base))
 
     @functools.lru_cache(maxsize=1)  # the teacher's fine-tuning and the students share one tokenisation
-    def encoded(tokenizer):
+    def encoded(tokenizer, max_target_length):  # unless the teacher has targets of its own length
         encode = functools.partial(data.encode, task, tokenizer=tokenizer, max_length=settings.max_length,
-                                   max_target_length=settings.max_target_length, source_prefix=settings.source_prefix)
+                                   max_target_length=max_target_length, source_prefix=settings.source_prefix)
         return {"train": encode(task["train"]), "dev": {split: encode(rows) for split, rows in task["dev"].items()},
                 "test": {split: encode(rows) for split, rows in task.get("test", {}).items()}}
     teacher, tokenizer, teacher_metrics, teacher_dir = get_teacher(task, settings, encoded)
@@ -685,7 +686,7 @@ def distill(args, names):
     source = copy_source(teacher, task, settings) if any(p["init"] == "copy" for p in plans) else None
     runs = [make_run(teacher, plan, settings, source) for plan in plans]
     del source  # a pre-trained copy source is not needed any more
-    rows = encoded(tokenizer)
+    rows = encoded(tokenizer, settings.max_target_length)
     plan = schedule(settings, len(rows["train"]), "student")
     started = time.time()
     stage1_steps = train_stage1(runs, teacher, rows, task, tokenizer, settings) if settings.stage1_epochs else 0

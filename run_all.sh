@@ -376,12 +376,11 @@ paper_jobs() {
 
     # ---------------------------------------------------------- DART: facebook/bart-large
     # teacher: dart/scripts/run_finetune_teacher.sh: lr 1e-5, 16 epochs, batch 16, 100 warm-up
-    # steps, validated twice per epoch (--val_check_interval 0.5) with beam 5. Its target length
-    # is 256; distill.py has one --max-target-length for teacher and students, so the teacher
-    # also trains on the students' 128.
+    # steps, validated twice per epoch (--val_check_interval 0.5) with beam 5, targets of 256
+    # tokens (the students': 128), sources of 128.
     local dart_teacher=(--teacher-base facebook/bart-large --teacher-optimizer adamw --teacher-lr 1e-5
                         --teacher-epochs 16 --teacher-batch-size 16 --teacher-warmup-steps 100
-                        --teacher-eval-every-epochs 0.5)
+                        --teacher-eval-every-epochs 0.5 --teacher-max-target-length 256)
     # students: dart/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/*-3l*.sh: 3+3 layers,
     # lr 1e-4, batch 8, 18 epochs, 100 warm-up steps, lengths 128, validated three times per
     # epoch (--val_check_interval 0.3) with beam 5, --freeze_embeds, T = 1, no normalisation.
@@ -392,10 +391,11 @@ paper_jobs() {
 
     # ---------------------------------------------------------- WMT16 En-Ro: t5-base
     # teacher: t5mt/scripts/run_finetune_teacher.sh: Adafactor, lr 5e-4, 9 epochs, batch 8, 500
-    # warm-up steps, lengths 300, validated twice per epoch (--val_check_interval 0.5). It
-    # validates with beam 2; distill.py has one --num-beams, the students' 4.
+    # warm-up steps, lengths 300, validated twice per epoch (--val_check_interval 0.5) with beam 2
+    # (the students: 4).
     local wmt_teacher=(--teacher-base t5-base --teacher-optimizer adafactor --teacher-lr 5e-4 --teacher-epochs 9
-                       --teacher-batch-size 8 --teacher-warmup-steps 500 --teacher-eval-every-epochs 0.5)
+                       --teacher-batch-size 8 --teacher-warmup-steps 500 --teacher-eval-every-epochs 0.5
+                       --teacher-num-beams 2)
     # students: t5mt/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/*-3l*.sh: 3+3 layers,
     # Adafactor, lr 1e-4, batch 8, 500 warm-up steps, 40 epochs, T = 2, validated three times
     # per epoch with beam 4, --normalize_hidden (one layer norm per hidden-state tensor),

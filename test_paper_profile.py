@@ -266,13 +266,44 @@ def check_settings(metrics, expected, short):
         assert (settings["warmup_steps"], settings["temperature"], settings["hid_norm"]) == (500, 2.0, "layernorm")
         assert settings["source_prefix"] == "translate English to Romanian: "
         assert (settings["max_length"], settings["max_target_length"]) == (300, 300)
+        assert (settings["num_beams"], settings["teacher_num_beams"]) == (4, 2)
         if metrics["init"] == "copy":
             assert metrics["copied_blocks"] == {"encoder": [1, 7, 12], "decoder": [1, 7, 12]}
     if metrics["task"] == "dart":  # the authors' BART settings
         assert (settings["num_beams"], settings["warmup_steps"], settings["freeze_embeddings"]) == (5, 100, "yes")
         assert (settings["max_length"], settings["max_target_length"], settings["lr"]) == (128, 128, 1e-4)
+        assert (settings["teacher_max_target_length"], settings["teacher_num_beams"]) == (256, 5)
     if settings["student_width"]:  # the width ablation: the authors' never-trained BERT maps
         assert settings["projections"] == "fixed" and metrics["student_width"] == settings["student_width"]
+
+
+def test_the_teacher_trains_and_decodes_with_its_own_target_length_and_beams(shared, tmp_path, monkeypatch):
+    """The authors' BART teacher trains on 256-token targets, its students on 128 (the DART job as
+    planned); their T5 teacher validates with beam 2, its students with 4 (added here to the DART job,
+    whose beam search is the cheaper). Seen where they act: the target length the rows are encoded
+    with, and each evaluation's beam search."""
+    argv = next(job for job in JOBS if flag(job, "task") == "dart")
+    short = shortened(argv, shared, tmp_path / "out") + ["--teacher-num-beams", "2"]
+    short[short.index("--teacher-dir") + 1] = str(tmp_path / "teacher")  # fine-tuned by this call
+    short[short.index("--strategy") + 1] = "forward"
+    monkeypatch.setattr(data, "load_hub_dataset", fake_hub_dataset)
+    encoded, decoded = [], []
+    encode, generation_metrics = data.encode, distill.scoring.generation_metrics
+
+    def spy_encode(task, examples, tokenizer, max_length, max_target_length=None, source_prefix=""):
+        encoded.append(max_target_length)
+        return encode(task, examples, tokenizer, max_length, max_target_length, source_prefix)
+
+    def spy_generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
+        decoded.append((num_beams, max_length))
+        return generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length)
+    monkeypatch.setattr(data, "encode", spy_encode)
+    monkeypatch.setattr(distill.scoring, "generation_metrics", spy_generation_metrics)
+    distill.main(short)
+    assert encoded == [256] * 3 + [128] * 3  # train, dev and test: the teacher's, then the students'
+    first_student = decoded.index((5, 128))  # the teacher's evaluations come first, then the students'
+    assert first_student > 0 and set(decoded[:first_student]) == {(2, 256)}
+    assert set(decoded[first_student:]) == {(5, 128)}
 
 
 def test_no_two_paper_runs_share_a_directory():
