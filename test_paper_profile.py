@@ -12,7 +12,7 @@ Every other flag is the plan's. A job passes when each of its students wrote met
 with the task's metrics (MNLI matched and mismatched accuracy, QQP accuracy and F1, DART and
 WMT16 dev and test BLEU) and with the plan's settings. What this cannot show: that the hub's
 real models and data load (no network here) and anything about scores (random models).
-About 40 s on 2 CPU cores, most of it beam search over 300 tokens by random T5s.
+About 45 s on 2 CPU cores, most of it beam search over 256 and 300 tokens by random BARTs and T5s.
 """
 import collections
 import json
