@@ -608,9 +608,12 @@ def scale_note(task, teacher_base):
         return "local data files"
     if not task["offline"]:
         return "paper setup (hub models and data)"
+    about = f"task {task['name']} ({data.TASKS[task['name']]['about']})"
+    if teacher_base == "mpnet":  # bash run_all.sh mpnet: the paper's teacher size, for a bigger machine
+        return (f"OFFLINE profile: packaged 12-layer MPNet teacher (all-mpnet-base-v2, the paper's teacher size), "
+                f"{about}. Smaller real tasks than the paper's, not the paper's setup.")
     teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
-    return (f"OFFLINE profile: {teacher}, task {task['name']} ({data.TASKS[task['name']]['about']}), short CPU "
-            f"training. A smaller real experiment, not the paper's setup.")
+    return f"OFFLINE profile: {teacher}, {about}, short CPU training. A smaller real experiment, not the paper's setup."
 
 
 def write_json(path, payload):
