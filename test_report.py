@@ -133,7 +133,10 @@ def test_a_paired_difference_is_judged_by_a_95_percent_t_test_not_twice_its_stan
     # a fourth seed (3 degrees of freedom) lowers the bar to 3.18: +1, +2, +3, +1 is 3.7 standard errors away
     assert report.distinguishable([1.0, 2.0, 3.0, 1.0])
     assert not report.distinguishable([1.0, 2.0])  # under MIN_SEEDS, never judged
-    assert report.distinguishable([1.0] * 40)  # past the table: the t of the most degrees of freedom listed
+    # 40 seeds (39 degrees of freedom, past the table's 30): the t of the next fewer listed, 30's 2.04
+    # (the exact value is 2.02). 20 at 1 + x and 20 at 1 - x are sqrt(39) / x standard errors from zero.
+    assert report.distinguishable([1 + 39 ** 0.5 / 2.06] * 20 + [1 - 39 ** 0.5 / 2.06] * 20)
+    assert not report.distinguishable([1 + 39 ** 0.5 / 2.03] * 20 + [1 - 39 ** 0.5 / 2.03] * 20)
 
 
 def test_two_seeds_are_shown_but_not_judged(project):
