@@ -1,12 +1,14 @@
-"""Tables from finished runs: results/<profile>/tables.md, runs.csv, runs.json (and README).
+"""Tables from finished runs: results/<table>/tables.md, runs.csv, runs.json, and README's generated parts.
 
-    python report.py --profile offline
+    python report.py offline          # one table of experiments.py
+    python report.py --readme         # only README's claims at a glance and tables list, from results/
 
-Reads every runs/<profile>/<table>/.../metrics.json that distill.py wrote and every
-results/<profile>/angles/*/angles.json that angles.py wrote; nothing is typed by hand except
-the authors' published numbers (PAPER_RESULTS), printed beside ours for the tasks the paper reports.
-For the offline profile it also rewrites README's results section (between the
-`<!-- results:begin -->` and `<!-- results:end -->` markers).
+Reads every runs/<table>/.../metrics.json that distill.py wrote (and the committed rows of
+results/<table>/runs.json for runs not on this machine) and every results/<table>/angles/*/angles.json
+that angles.py wrote. Nothing is typed by hand except the authors' published numbers
+(PAPER_RESULTS), printed beside ours for the tasks the paper reports; the claims a table tests come
+from its declaration in experiments.py and are judged the same way for every table (judge).
+README's generated parts sit between `<!-- NAME:begin -->` and `<!-- NAME:end -->` markers.
 """
 import argparse
 import csv
@@ -18,6 +20,7 @@ from pathlib import Path
 import cli
 import data
 import distill
+import experiments
 
 STRATEGIES = ("none", "forward", "reverse", "all-to-one", "random")
 MATCHING = ("forward", "reverse", "all-to-one", "random")
@@ -81,12 +84,12 @@ def committed_rows(profile):
 
 
 def committed_runs(profile, local):
-    """The committed rows with no run under runs/<profile>: a profile run a seed per call (SEEDS=2
-    bash run_all.sh generation-random, on a fresh clone) keeps the seeds it did not run again
-    instead of overwriting them, and its tables say which rows were read. With no runs at all,
-    `python report.py --profile P` rebuilds P's tables from its committed rows."""
+    """The committed rows with no run under runs/<profile>: a table run a part per call (bash run_all.sh
+    generation --init random --seeds 2, on a fresh clone) keeps the parts it did not run again instead of
+    overwriting them, and its tables say which rows were read. With no runs at all, `python report.py
+    TABLE` rebuilds the table from its committed rows."""
     ran = {(r["table"], r["name"]) for r in local}
-    return [r for r in committed_rows(profile) if (r["table"], r["name"]) not in ran]
+    return [r for r in committed_rows(profile) if (r["table"], r.get("name")) not in ran]
 
 
 def committed_note(profile, kept):
@@ -496,39 +499,24 @@ def section_ablation(runs, table, title, column, value):
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
-def saved_runs(profile, table="classification"):
-    """Another profile's finished runs of one table: from runs/<profile> where this machine ran
-    it, else from the committed results/<profile>/runs.json."""
-    runs = [r for r in load_runs(profile) if r["table"] == table]
-    return runs or [r for r in committed_rows(profile) if r["table"] == table]
+def table_runs(name):
+    """A table's runs under runs/<name>, and the committed rows of results/<name>/runs.json that are not
+    among them (a table run a part per call keeps the parts it did not run again)."""
+    local = load_runs(name)
+    return local, committed_runs(name, local)
 
 
-def table1_runs():
-    """The offline profile's Table 1 runs, the ablations' default depth and width."""
-    return saved_runs("offline")
-
-
-# Profiles whose tables take Table 1's 3-layer, 384-wide students (the offline profile's runs)
-# as their default-depth and default-width rows instead of training them again.
-BORROW_TABLE1 = ("ablations", "ablations-random", "width")
-
-
-# A table split over two profiles to fit the hour: the profile whose report joins the other's
-# half, that half's table and init. pairs-random's report prints the whole verse-pair Table 1,
-# generation-random's the whole Table 2, ablations-random's the whole depth table.
-OTHER_HALF = {"pairs-random": ("pairs", "classification", "copy"),
-              "generation-random": ("generation", "generation", "copy"),
-              "ablations-random": ("ablations", "depth", "copy")}
-
-
-def other_half(profile):
-    if profile not in OTHER_HALF:
+def borrowed_runs(t):
+    """The runs of the table t borrows its default rows from (experiments.Table.borrows): Table 1's
+    3-layer, 384-wide students at each init's lr are the ablations' default depth and width and the
+    recipe's default lr, trained once."""
+    if not t.borrows:
         return []
-    other, table, init = OTHER_HALF[profile]
-    return [r for r in saved_runs(other, table) if r["init"] == init]
+    local, kept = table_runs(t.borrows)
+    return [r for r in local + kept if r["table"] == "classification"]
 
 
-def section_learning_rate(runs):
+def section_learning_rate(runs, borrowed):
     """The recipe's learning rate per init: every lr's learning curve (mean over seeds at each
     evaluation) and best score, none and forward matching; Table 1's runs are the default lr's rows."""
     sweep = [r for r in runs if r["table"] == "lr"]
@@ -537,7 +525,7 @@ def section_learning_rate(runs):
     cells = {(r["task"], r["init"], r["seed"]) for r in sweep}
     strategies = {r["strategy"] for r in sweep}
     sweep_steps = {r["steps"] for r in sweep}
-    defaults = [r for r in table1_runs() if (r["task"], r["init"], r["seed"]) in cells
+    defaults = [r for r in borrowed if (r["task"], r["init"], r["seed"]) in cells
                 and r["strategy"] in strategies and r["steps"] in sweep_steps]
     chosen = sweep + defaults
     seeds = sorted({r["seed"] for r in sweep})
@@ -588,64 +576,8 @@ def section_related(runs):
         per_seed = " / ".join(f"{r['scores'][seed]:.1f}" if seed in r["scores"] else "-" for seed in seeds)
         lines.append(f"| {r['setting']} | {r['objective']} | {r['copy_from']} | {r['strategy']} | "
                      f"{r['supplementary']} | {r['consistency']} | {cell(list(r['scores'].values()), 1)} | {per_seed} |")
-    caution = ("Each claim is judged on paired differences (same seed, so the same data order): 'agrees' or "
-               "'disagrees' when they pass a two-sided 95% t-test (with 3 seeds, a mean more than 4.3 standard "
-               "errors from zero), 'within noise' otherwise.")
     notes = majority_class_notes([r for r in runs if r["table"] == "related"])
-    return lines + ["", caution, ""] + [f"- {claim}" for claim in related_claims(rows) + notes] + [""]
-
-
-def judged(differences):
-    """A claim 'A beats B' from per-seed differences A - B: the mean, its standard error, and
-    'agrees' / 'disagrees' when they pass a 95% paired t-test (distinguishable), else 'within noise'.
-    Under MIN_SEEDS seeds the mean is shown and not judged."""
-    average = statistics.mean(differences)
-    if len(differences) < MIN_SEEDS:
-        seeds = len(differences)
-        return f"{average:+.1f} ({seeds} seed{'s' * (seeds != 1)}): too few seeds to judge"
-    error = statistics.stdev(differences) / len(differences) ** 0.5
-    outcome = "within noise" if not distinguishable(differences) else "agrees" if average > 0 else "disagrees"
-    return f"{average:+.1f} ± {error:.1f} (paired, {len(differences)} seeds): {outcome}"
-
-
-def related_claims(rows):
-    """One sentence per claim of the related studies: does the offline run agree, on paired seeds?"""
-    scores = {(r["setting"], r["strategy"]): r["scores"] for r in rows}
-
-    def difference(better, worse):  # per-seed better - worse, over the seeds both have
-        a, b = scores.get(better, {}), scores.get(worse, {})
-        return [a[seed] - b[seed] for seed in sorted(a) if seed in b]
-
-    claims = []
-    objective = {(o, c): scores.get((f"objective-{o}-{c}", "forward"), {})
-                 for o in ("kd-only", "hidden", "attention") for c in ("lower", "upper")}
-    seeds = sorted(set.intersection(*(set(v) for v in objective.values())))
-    if seeds:
-        mean = {o: [(objective[(o, "lower")][s] + objective[(o, "upper")][s]) / 2 for s in seeds]
-                for o in ("kd-only", "hidden", "attention")}
-        other = max(("kd-only", "hidden"), key=lambda o: statistics.mean(mean[o]))
-        claims.append(f"Wang et al.: attention transfer is best overall -> mean of lower/upper init, attention "
-                      f"minus {other} (the better other objective): "
-                      f"{judged([a - b for a, b in zip(mean['attention'], mean[other])])}.")
-        for o in ("kd-only", "hidden"):
-            claims.append(f"Wang et al.: lower-block init beats upper for {o} -> lower minus upper: "
-                          f"{judged([objective[(o, 'lower')][s] - objective[(o, 'upper')][s] for s in seeds])}.")
-        gap = {o: [abs(objective[(o, "lower")][s] - objective[(o, "upper")][s]) for s in seeds]
-               for o in ("kd-only", "hidden", "attention")}
-        claims.append(f"Wang et al.: attention transfer is the most stable across inits -> lower/upper gap, the "
-                      f"smaller other gap minus attention's (mean gaps: attention {statistics.mean(gap['attention']):.1f}, "
-                      f"kd-only {statistics.mean(gap['kd-only']):.1f}, hidden {statistics.mean(gap['hidden']):.1f}): "
-                      f"{judged([min(k, h) - a for k, h, a in zip(gap['kd-only'], gap['hidden'], gap['attention'])])}.")
-    if difference(("crild-clean", "last"), ("crild-clean", "forward")):
-        claims.append("Ko et al.: matching only the last layer overfits less than matching all layers -> last minus "
-                      f"all on clean inputs: {judged(difference(('crild-clean', 'last'), ('crild-clean', 'forward')))}.")
-    if difference(("crild-mixup", "last"), ("crild-clean", "last")):
-        claims.append("Ko et al.: supplementary (mixup) inputs help last-layer matching -> mixup minus clean: "
-                      f"{judged(difference(('crild-mixup', 'last'), ('crild-clean', 'last')))}.")
-    if difference(("crild-mixup-consistency", "last"), ("crild-mixup", "last")):
-        claims.append("Ko et al.: consistency regularisation helps further -> with minus without: "
-                      f"{judged(difference(('crild-mixup-consistency', 'last'), ('crild-mixup', 'last')))}.")
-    return claims
+    return lines + [""] + [f"- {note}" for note in notes] + ([""] if notes else [])
 
 
 def section_angles(profile):
@@ -675,50 +607,265 @@ def write_machine_readable(runs, results):
     distill.write_json(results / "runs.json", [{k: v for k, v in r.items() if k != "settings"} for r in runs])
 
 
-def update_readme(markdown):
+# ----------------------------------------------------------------------------- claims (experiments.Claim)
+def run_out(run):
+    """The grid a run belongs to, as experiments.Grid.out names it: its directory without the run's own."""
+    return "/".join([run["table"], *run["name"].split("/")[:-1]])
+
+
+def matches(run, selector):
+    for key, wanted in selector.items():
+        value = run_out(run) if key == "out" else run.get(key)
+        if value not in (wanted if isinstance(wanted, list) else [wanted]):
+            return False
+    return True
+
+
+def lower_is_better(run):
+    first_split = next(iter(run.get("metrics", {}).values()), {})
+    return next(iter(first_split), None) == "perplexity"
+
+
+def per_seed(selector, runs):
+    """{seed: value}: the mean score (in the table's points) of the runs a selector picks, per seed;
+    for {"gap": [s1, s2]}, the absolute difference of the two selectors' values."""
+    if "gap" in selector:
+        first, second = (per_seed(part, runs) for part in selector["gap"])
+        return {seed: abs(first[seed] - second[seed]) for seed in first if seed in second}
+    by_seed = {}
+    for r in runs:
+        if matches(r, selector):
+            by_seed.setdefault(r["seed"], []).append(r["score"] * (100 if r["kind"] == "classification" else 1))
+    return {seed: statistics.mean(values) for seed, values in by_seed.items()}
+
+
+def paired(a, b, runs):
+    """Per-seed a - b over the seeds both have, signed so that positive means a is better."""
+    chosen = [r for r in runs if matches(r, a) or matches(r, b)] if "gap" not in a else runs
+    sign = -1 if chosen and "gap" not in a and lower_is_better(chosen[0]) else 1
+    value_a, value_b = per_seed(a, runs), per_seed(b, runs)
+    return [sign * (value_a[seed] - value_b[seed]) for seed in sorted(value_a) if seed in value_b]
+
+
+def t_95(n):
+    """Student's t for a two-sided 95% interval over n paired seeds (the next fewer degrees of freedom listed)."""
+    return T_95[max(degrees for degrees in T_95 if degrees <= n - 1)]
+
+
+def interval(differences):
+    """The mean paired difference and its 95% confidence interval."""
+    n, mean = len(differences), statistics.mean(differences)
+    half = t_95(n) * statistics.stdev(differences) / n ** 0.5
+    return mean, mean - half, mean + half
+
+
+def seeds_to_decide(differences, margin):
+    """The fewest seeds whose 95% interval would fit inside +-margin at the observed mean and spread."""
+    mean, spread = abs(statistics.mean(differences)), statistics.stdev(differences)
+    for n in range(len(differences) + 1, 201):
+        if mean + t_95(n) * spread / n ** 0.5 < margin:
+            return n
+    return None
+
+
+def judge_above(differences):
+    """'a above b': agrees / disagrees when the paired difference passes a two-sided 95% t-test, else
+    undecided (within noise: not evidence of no difference)."""
+    mean = statistics.mean(differences)
+    if len(differences) < MIN_SEEDS:
+        return "too few seeds", f"{mean:+.1f} ({len(differences)} seed{'s' * (len(differences) != 1)})"
+    error = statistics.stdev(differences) / len(differences) ** 0.5
+    outcome = "undecided" if not distinguishable(differences) else "agrees" if mean > 0 else "disagrees"
+    return outcome, f"{mean:+.1f} ± {error:.1f} (t-test{', within noise' if outcome == 'undecided' else ''})"
+
+
+def judge_within(differences, margin):
+    """'a within margin of b' (equivalence): agrees when the 95% interval of the paired difference lies
+    inside +-margin, disagrees when it lies wholly outside, else undecided, with the seeds that would decide."""
+    if len(differences) < MIN_SEEDS:
+        return "too few seeds", f"{statistics.mean(differences):+.1f} ({len(differences)} seeds)"
+    mean, low, high = interval(differences)
+    text = f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
+    if -margin < low and high < margin:
+        return "agrees", text
+    if low >= margin or high <= -margin:
+        return "disagrees", text
+    needed = seeds_to_decide(differences, margin)
+    return "undecided", text + (f", ~{needed} seeds would decide" if needed else ", the mean itself is near the margin")
+
+
+def judge(claim, runs):
+    """(outcome, text) of one claim on a table's runs, or None when its runs are not there."""
+    if claim.kind == "above":
+        differences = paired(claim.a, claim.b, runs)
+        return judge_above(differences) if differences else None
+    results = []
+    for selector in claim.a:
+        differences = paired(selector, claim.b, runs)
+        if differences:
+            outcome, text = judge_within(differences, claim.margin)
+            results.append((outcome, f"{selector.get('strategy', '')} {text}".strip()))
+    if not results:
+        return None
+    outcomes = {outcome for outcome, _ in results}
+    combined = next(o for o in ("too few seeds", "disagrees", "undecided", "agrees") if o in outcomes)
+    return combined, "; ".join(text for _, text in results)
+
+
+HOW_JUDGED = ("How a claim is judged, on per-seed paired differences (same seed, so the same data order): "
+              "'above' claims by a two-sided 95% paired t-test (with 3 seeds, a mean more than 4.3 standard "
+              "errors from zero); 'within' claims by the 95% confidence interval of each difference, which must "
+              "lie inside the margin (equivalence). 'undecided' is neither: not evidence of no difference.")
+
+
+def section_claims(t, runs):
+    rows = []
+    for claim in t.claims:
+        result = judge(claim, runs)
+        if result:
+            rows.append(f"| {claim.text} ({claim.source}) | {claim.label or '-'} | {result[1]} | {result[0]} |")
+    if not rows:
+        return []
+    return ["### Claims", "", HOW_JUDGED, "", "| claim | judged on | ours: paired difference | verdict |",
+            "|---|---|---|---|", *rows, ""]
+
+
+# ----------------------------------------------------------------------------- README's generated parts
+PAPER_COLUMN_NAMES = {("mnli", "dev-matched"): "MNLI-m", ("qqp", "dev"): "QQP", ("qnli", "dev"): "QNLI",
+                      ("sst2", "dev"): "SST-2", ("dart", "test"): "DART", ("wmt16-en-ro", "test"): "En-Ro"}
+
+
+def paper_evidence(claim):
+    """The paper's numbers behind a grid claim (experiments.grid_claims), from PAPER_RESULTS: forward
+    minus none, or the largest distance of another strategy from forward, per task and init."""
+    parts = []
+    for init in ("random", "copy"):
+        cells = []
+        for (task, split), name in PAPER_COLUMN_NAMES.items():
+            metric = "bleu" if task in ("dart", "wmt16-en-ro") else "accuracy"
+            number = functools.partial(paper_number, task, split, metric, init)
+            if claim.kind == "above":
+                cells.append(f"{name} {number('forward') - number('none'):+.1f}")
+            else:
+                others = [number(s) for s in experiments.MATCHING if number(s) is not None]
+                cells.append(f"{name} {max(abs(o - number('forward')) for o in others):.1f}")
+        parts.append(f"{init} init: " + ", ".join(cells))
+    what = "forward minus none" if claim.kind == "above" else "largest distance from forward"
+    return f"{what}: " + "; ".join(parts)
+
+
+def scale_text(runs):
+    tasks = sorted({r["task"] for r in runs})
+    return f"{', '.join(tasks)}; {schedule(runs)}; {len({r['seed'] for r in runs})} seeds"
+
+
+def claims_at_a_glance():
+    """One row per claim and table that tests it: the paper's evidence, ours (table and scale), the verdict."""
+    groups = {}
+    for t in experiments.TABLES.values():
+        if t.name == "quick":
+            continue
+        local, kept = table_runs(t.name)
+        runs = local + kept
+        for claim in t.claims:
+            result = judge(claim, runs)
+            if result:
+                group = groups.setdefault(claim.text, {"claim": claim, "tables": {}})
+                group["tables"].setdefault(t.name, (runs, []))[1].append((claim.label, *result))
+    lines = ["| claim | the paper's evidence | ours: table (scale) | verdict |", "|---|---|---|---|"]
+    for text, group in groups.items():
+        claim = group["claim"]
+        evidence = paper_evidence(claim) if claim.evidence == "paper-table" else claim.evidence
+        first = True
+        for name, (runs, results) in group["tables"].items():
+            chosen = [r for r in runs if any(matches(r, s) for s in (claim.a if isinstance(claim.a, list) else [claim.a]) + [claim.b] if "gap" not in s)] or runs
+            verdicts = "; ".join(f"{label + ': ' if label else ''}**{outcome}** ({detail})" for label, outcome, detail in results)
+            lines.append(f"| {f'{text} ({claim.source})' if first else '〃'} | {evidence if first else '〃'} | "
+                         f"[{name}](results/{name}/tables.md): {scale_text(chosen)} | {verdicts} |")
+            first = False
+    return "\n".join(lines + ["", HOW_JUDGED])
+
+
+def tables_list():
+    """Every table of experiments.py: what it is, its jobs, the estimate on 2 CPU cores (from measured job
+    times, teachers included) or of GPU time, and where its results and notes are."""
+    lines = ["| table | what | jobs | estimated time | results |", "|---|---|---|---|---|"]
+    for t in experiments.TABLES.values():
+        job_list = experiments.jobs(t)
+        seconds = experiments.estimate(job_list, fresh=True)
+        time_text = (f"{seconds / 3600:.0f} h of GPU time" if t.gpu else
+                     f"{seconds // 60} min on 2 CPU cores")
+        links = [f"[tables](results/{t.name}/tables.md)"] if Path("results", t.name, "tables.md").exists() else []
+        links += [f"[notes](results/{t.name}/NOTES.md)"] if Path("results", t.name, "NOTES.md").exists() else []
+        lines.append(f"| `{t.name}` | {t.title} | {len(job_list)} | {time_text} | {', '.join(links) or '-'} |")
+    return "\n".join(lines)
+
+
+def update_readme(blocks):
+    """Rewrite README's generated parts, each between <!-- NAME:begin --> and <!-- NAME:end -->."""
     readme = Path("README.md")
     text = readme.read_text()
-    begin, end = "<!-- results:begin -->", "<!-- results:end -->"
-    if begin not in text or end not in text:
-        raise SystemExit("error: README.md lacks the results markers; add them back around the results section")
-    head, rest = text.split(begin, 1)
-    readme.write_text(head + begin + "\n" + markdown + "\n" + end + rest.split(end, 1)[1])
+    for name, markdown in blocks.items():
+        begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+        if begin not in text or end not in text:
+            continue
+        head, rest = text.split(begin, 1)
+        text = head + begin + "\n" + markdown + "\n" + end + rest.split(end, 1)[1]
+    readme.write_text(text)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--profile", default="offline")
-    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README's results section")
-    args = parser.parse_args()
-    runs = load_runs(args.profile)
-    kept = committed_runs(args.profile, runs)
-    if not runs and not kept:
-        raise SystemExit(f"error: no finished runs under runs/{args.profile}; run: bash run_all.sh {args.profile}")
-    runs += kept
-    results = Path("results", args.profile)
+def readme_blocks():
+    """README's generated parts: the claims at a glance, the tables list, and each table README shows."""
+    blocks = {"claims": claims_at_a_glance(), "tables": tables_list()}
+    for name in experiments.TABLES:
+        path = Path("results", name, "tables.md")
+        if path.exists():
+            blocks[f"table {name}"] = path.read_text().rstrip("\n").replace("](angles/", f"](results/{name}/angles/")
+    return blocks
+
+
+def report(t):
+    """Write results/<t.name>/: tables.md (the markdown also printed), runs.csv and runs.json."""
+    local, kept = table_runs(t.name)
+    if not local and not kept:
+        raise SystemExit(f"error: no finished runs under runs/{t.name}; run: bash run_all.sh {t.name}")
+    runs = local + kept
+    results = Path("results", t.name)
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
-    lines = [f"Profile `{args.profile}`, made by `bash run_all.sh {args.profile}`. {scale}", ""]
-    lines += committed_note(args.profile, kept)
-    joined = runs + other_half(args.profile)
-    lines += section_grid(joined, "classification", "Table 1, classification")
-    lines += section_grid(joined, "generation", "Table 2, generation")
+    lines = [f"Table `{t.name}`, made by `bash run_all.sh {t.name}`. {scale}", ""]
+    lines += committed_note(t.name, kept)
+    with_borrowed = runs + borrowed_runs(t)
+    lines += section_grid(runs, "classification", "Table 1, classification")
+    lines += section_grid(runs, "generation", "Table 2, generation")
     lines += section_grid(runs, "language-modeling", "Decoder-only students")
-    with_table1 = joined + (table1_runs() if args.profile in BORROW_TABLE1 else [])
-    lines += section_ablation(with_table1, "depth", "Table 3, student depth", "student layers",
+    lines += section_ablation(with_borrowed, "depth", "Table 3, student depth", "student layers",
                               lambda r: r["student_layers"]["encoder"])
     projections = sorted({r["projections"] for r in runs if r["table"] == "width"})
-    lines += section_ablation(with_table1, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
+    lines += section_ablation(with_borrowed, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
                               "projections)", "width", lambda r: r["student_width"])
-    lines += section_learning_rate(runs)
+    lines += section_learning_rate(runs, borrowed_runs(t))
     lines += section_related(runs)
-    lines += section_angles(args.profile)
+    lines += section_claims(t, runs)
+    lines += section_angles(t.name)
     markdown = "\n".join(lines)
     (results / "tables.md").write_text(markdown + "\n")
     write_machine_readable(runs, results)
-    print(markdown)
-    if args.profile == "offline" and not args.no_readme:
-        update_readme(markdown.replace("](angles/", f"](results/{args.profile}/angles/"))
+    return markdown
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("table", nargs="?", choices=list(experiments.TABLES), help="the table to report")
+    parser.add_argument("--readme", action="store_true", help="only rewrite README's generated parts from results/")
+    parser.add_argument("--no-readme", action="store_true", help="do not rewrite README's generated parts")
+    args = parser.parse_args(argv)
+    if args.table is None and not args.readme:
+        parser.error("name a table (e.g. python report.py offline) or give --readme")
+    if args.table:
+        print(report(experiments.TABLES[args.table]))
+    if (args.readme or args.table != "quick") and not args.no_readme:
+        update_readme(readme_blocks())
 
 
 if __name__ == "__main__":

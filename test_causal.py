@@ -263,27 +263,3 @@ def test_coqa_prompts_and_exact_match_follow_lm_eval_harness():
     assert data.coqa_prompt("Story.", ["Who?", "Where?"], ["Ann"]) == "Story.\n\nQ: Who?\n\nA: Ann\n\nQ: Where?\n\nA:"
     assert data.coqa_exact_match(["The park."], "park") == 1.0
     assert data.hellaswag_text("Roof: [header] How to fix [title] a roof") == "Roof: How to fix. a roof"
-
-
-# ------------------------------------------------------------------ run_all.sh profiles
-def test_lm_profile_is_the_decoder_only_grid_on_bible_lm(tmp_path):
-    from test_run_all import plan
-    jobs = plan(tmp_path, "lm")
-    assert [job["seed"] for job in jobs] == ["0", "1", "2"]
-    for job in jobs:
-        assert job["task"] == "bible-lm" and job["teacher-base"] == "scratch-llama"
-        assert job["init"] == "copy,random" and job["strategy"] == "none,forward,reverse,all-to-one,random"
-        assert job["teacher-dir"] == "runs/lm/teachers/bible-lm" and job["student-layers"] == "3"
-
-
-def test_qwen3_profile_follows_the_authors_llm_scripts(tmp_path):
-    from test_run_all import plan
-    jobs = plan(tmp_path, "qwen3")
-    assert sorted((job["task"], job["strategy"]) for job in jobs) == sorted(
-        (task, strategy) for task in ("hellaswag", "coqa")
-        for strategy in ("none", "forward", "reverse", "all-to-one", "random"))
-    for job in jobs:
-        assert (job["init"], job["student-layers"], job["lora"], job["lora-alpha"]) == ("copy", "9", "128", "32")
-        assert (job["teacher-base"], job["teacher-lora"], job["bf16"]) == ("Qwen/Qwen3-8B", "32", "yes")
-        assert (job["a-ce"], job["a-kl"], job["a-hid"], job["temperature"]) == ("1", "1", "3", "1")
-        assert (job["lr"], job["batch-size"]) == {"hellaswag": ("3e-4", "24"), "coqa": ("1e-4", "8")}[job["task"]]

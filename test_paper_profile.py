@@ -1,4 +1,4 @@
-"""Every job of the paper profile runs: `bash run_all.sh paper --plan`, end to end, on a CPU.
+"""Every job of the paper table runs: `bash run_all.sh paper --plan`, end to end, on a CPU.
 
 Each job is its planned distill.py command line, run in process through distill.main, with
 only three things swapped:
@@ -17,8 +17,6 @@ About 45 s on 2 CPU cores, most of it beam search over 256 and 300 tokens by ran
 import collections
 import json
 import random
-import shlex
-import subprocess
 from pathlib import Path
 
 import datasets
@@ -29,8 +27,8 @@ import transformers as tf
 import cli
 import data
 import distill
+import experiments
 
-HERE = Path(__file__).parent
 SWAPPED = ("out", "teacher-dir", "teacher-base")  # the flags this file replaces
 SHORT = ["--max-steps", "2", "--teacher-max-steps", "2"]  # the flags it adds
 ALIASES = {"max-source-length": "max_length"}  # plan flag -> distill.py setting, where they differ
@@ -41,15 +39,8 @@ EXPECTED_METRICS = {  # split -> metrics, in each student's metrics.json
 
 
 def paper_plan():
-    """The paper profile's jobs: one distill.py argument list each, exactly as planned."""
-    result = subprocess.run(["bash", "run_all.sh", "paper", "--plan"], cwd=HERE, capture_output=True, text=True,
-                            timeout=60, check=True)
-    jobs = []
-    for line in result.stdout.splitlines():
-        words = shlex.split(line)
-        assert words[:2] == ["python", "distill.py"], line
-        jobs.append(words[2:])
-    return jobs
+    """The paper table's jobs: one distill.py argument list each, exactly as planned."""
+    return [job.argv for job in experiments.jobs(experiments.TABLES["paper"])]
 
 
 def flag(argv, name):

@@ -26,13 +26,12 @@ def write_run(root, table, name, init, strategy, seed, score, kind="classificati
 @pytest.fixture()
 def project(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "README.md").write_text("intro\n<!-- results:begin -->\nold\n<!-- results:end -->\ntail\n")
+    (tmp_path / "README.md").write_text("intro\n<!-- table offline:begin -->\nold\n<!-- table offline:end -->\ntail\n")
     return tmp_path
 
 
 def run_report(*argv):
-    sys.argv = ["report.py", *argv]
-    report.main()
+    report.main(list(argv))
 
 
 def test_grid_table_means_stds_and_verdicts(project):
@@ -42,7 +41,7 @@ def test_grid_table_means_stds_and_verdicts(project):
         for seed, score in enumerate(per_seed):
             write_run(project, "classification", f"synth-sentiment/random-{strategy}-seed{seed}", "random",
                       strategy, seed, score)
-    run_report()
+    run_report("offline")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "| teacher | - | 99.0 | - | - |" in tables
     assert "| random | forward | 81.0 ± 1.0 | 80.0 / 82.0 / 81.0 | - | 40.5 ± 0.5 |" in tables
@@ -56,7 +55,7 @@ def test_grid_table_means_stds_and_verdicts(project):
     assert len(rows) == 16 and rows[0].startswith("table,task,init,strategy,seed,score")
     assert len(json.loads((project / "results" / "offline" / "runs.json").read_text())) == 15
     readme = (project / "README.md").read_text()
-    assert readme.startswith("intro\n<!-- results:begin -->\nProfile `offline`") and readme.endswith("tail\n")
+    assert readme.startswith("intro\n<!-- table offline:begin -->\nTable `offline`") and readme.endswith("tail\n")
     assert "old" not in readme
 
 
@@ -67,7 +66,7 @@ def test_a_cut_dev_set_is_named_in_the_heading_with_the_teacher_scored_on_it(pro
     teacher = project / "runs" / "offline" / "teachers" / "t"
     teacher.mkdir(parents=True)  # the teacher's own file holds its full-dev score; the runs measured 0.99
     (teacher / "metrics.json").write_text(json.dumps({"metrics": {"dev": {"accuracy": 0.5}}}))
-    run_report("--profile", "pairs")
+    run_report("pairs")
     tables = (project / "results" / "pairs" / "tables.md").read_text()
     assert "synth-sentiment (150 steps, seeds [0], scored on the first 900 dev rows)" in tables
     assert "| teacher | - | 99.0 | - | - |" in tables
@@ -79,17 +78,18 @@ def test_related_claims_are_judged_on_paired_seeds(project):
         for objective, lower, upper in (("kd-only", 0.70, 0.60), ("hidden", 0.75, 0.65), ("attention", 0.80, 0.79)):
             for copy_from, score in (("lower", lower), ("upper", upper + (0.001 * seed if objective == "attention" else 0))):
                 write_run(project, "related", f"objective-{objective}-{copy_from}/copy-forward-seed{seed}", "copy",
-                          "forward", seed, score + shift, objective=objective, copy_from=copy_from)
-    run_report("--no-readme")
-    tables = (project / "results" / "offline" / "tables.md").read_text()
+                          "forward", seed, score + shift, objective=objective, copy_from=copy_from, profile="related")
+    run_report("related", "--no-readme")
+    tables = (project / "results" / "related" / "tables.md").read_text()
     assert "| objective-kd-only-lower | kd-only | lower | forward | none | 0 | 72.3 ± 2.5 | 70.0 / 75.0 / 72.0 |" in tables
-    assert "attention minus hidden (the better other objective): +9.6 ± 0.0 (paired, 3 seeds): agrees" in tables
-    assert "beats upper for kd-only -> lower minus upper: +10.0 ± 0.0 (paired, 3 seeds): agrees" in tables
-    assert "(mean gaps: attention 0.9, kd-only 10.0, hidden 10.0): +9.1 ± 0.1 (paired, 3 seeds): agrees" in tables
+    assert ("| Attention transfer is the best objective (Wang et al. 2023) | vs hidden, mean of lower and upper "
+            "blocks | +9.6 ± 0.0 (t-test) | agrees |") in tables
+    assert "| kd-only | +10.0 ± 0.0 (t-test) | agrees |" in tables  # lower minus upper blocks
+    assert "| gap of kd-only minus attention's | +9.1 ± 0.1 (t-test) | agrees |" in tables
     assert "old" in (project / "README.md").read_text()  # --no-readme leaves it alone
 
 
-def test_crild_claims_say_within_noise_when_seeds_disagree(project):
+def test_crild_claims_say_undecided_when_seeds_disagree(project):
     scores = {"clean": ((0.70, 0.75), (0.72, 0.75), (0.71, 0.75)),  # last ahead in every seed: +5, +3, +4
               "mixup": ((0.70, 0.77), (0.72, 0.72), (0.71, 0.75)),  # mixup - clean for last: +2, -3, 0
               "mixup-consistency": ((0.70, 0.72), (0.70, 0.69), (0.70, 0.72))}  # consistency - mixup: -5, -3, -3
@@ -97,12 +97,23 @@ def test_crild_claims_say_within_noise_when_seeds_disagree(project):
         for seed, (forward, last) in enumerate(per_seed):
             for strategy, score in (("forward", forward), ("last", last)):
                 write_run(project, "related", f"crild-{inputs}/copy-{strategy}-seed{seed}", "copy", strategy, seed,
-                          score, copy_from="lower")
-    run_report("--no-readme")
-    tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "last minus all on clean inputs: +4.0 ± 0.6 (paired, 3 seeds): agrees" in tables
-    assert "mixup minus clean: -0.3 ± 1.5 (paired, 3 seeds): within noise" in tables
-    assert "with minus without: -3.7 ± 0.7 (paired, 3 seeds): disagrees" in tables
+                          score, copy_from="lower", profile="crild")
+    run_report("crild", "--no-readme")
+    tables = (project / "results" / "crild" / "tables.md").read_text()
+    assert "| clean inputs | +4.0 ± 0.6 (t-test) | agrees |" in tables
+    assert "help last-layer matching (Ko et al. 2023) | - | -0.3 ± 1.5 (t-test, within noise) | undecided |" in tables
+    assert "helps further (CR-ILD) (Ko et al. 2023) | - | -3.7 ± 0.7 (t-test) | disagrees |" in tables
+
+
+def test_a_claim_that_strategies_do_not_differ_needs_every_interval_inside_the_margin():
+    """'within' claims are equivalence tests: the 95% interval of the paired difference inside +-margin
+    agrees, wholly outside disagrees, anything else is undecided (never read as 'no difference')."""
+    assert report.judge_within([0.1, -0.2, 0.0], 3) == ("agrees", "-0.0 [-0.4, +0.3]")
+    assert report.judge_within([-5.0, -4.5, -5.5], 3)[0] == "disagrees"
+    outcome, text = report.judge_within([1.0, -2.0, 3.0], 3)  # mean +0.7, interval about -5.5 to +6.9
+    assert outcome == "undecided" and "seeds would decide" in text
+    assert report.seeds_to_decide([1.0, -2.0, 3.0], 3) == 7  # mean +0.67, std 2.52: t(6) 2.45 x 2.52 / sqrt 7 = 2.33
+    assert report.judge_within([0.0, 0.1], 3)[0] == "too few seeds"
 
 
 def test_a_classifier_within_a_point_of_the_majority_class_is_flagged_in_every_table(project):
@@ -114,7 +125,7 @@ def test_a_classifier_within_a_point_of_the_majority_class_is_flagged_in_every_t
                       copy_from="lower", stage1_steps=102, steps=200)
         write_run(project, "classification", f"synth-sentiment/random-none-seed{seed}", "random", "none", seed,
                   rate if seed == 1 else 0.8)
-    run_report("--no-readme")
+    run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "copy init, two stages: 102 steps of the matching terms, then 200 steps of CE + KL" in tables
     near = f"{(rate + 0.005) * 100:.1f}, within 1 point of the majority class ({rate * 100:.1f}): it did not learn."
@@ -147,9 +158,9 @@ def test_two_seeds_are_shown_but_not_judged(project):
     for seed, per_strategy in enumerate(((0.70, 0.60), (0.72, 0.61))):
         for strategy, score in zip(("forward", "reverse"), per_strategy):
             write_run(project, "classification", f"t/random-{strategy}-seed{seed}", "random", strategy, seed, score)
-    run_report("--no-readme")
+    run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
-    assert "last minus all on clean inputs: +4.5 (2 seeds): too few seeds to judge" in tables
+    assert "| +4.5 (2 seeds) | too few seeds |" not in tables  # the offline table tests no CR-ILD claim
     assert "(2 seeds: too few to tell a paired difference from noise)" in tables
 
 
@@ -161,7 +172,7 @@ def test_ablation_rows_bring_table_1s_cells_of_the_same_seeds_and_flag_one_confi
                       student_layers={"encoder": 1}, pairs=pairs[strategy])
     for seed, score in ((0, 0.80), (1, 0.81), (2, 0.90)):  # Table 1's seed 2 is not in the ablation
         write_run(project, "classification", f"t/copy-forward-seed{seed}", "copy", "forward", seed, score)
-    run_report("--no-readme")
+    run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "| 1 | copy | reverse | 68.5 ± 0.7 | 68.0 / 69.0 | -2.0 ± 0.0 |" in tables
     assert "| 2 | copy | forward | 80.5 ± 0.7 | 80.0 / 81.0 | - |" in tables  # Table 1's seeds 0 and 1 only
@@ -177,7 +188,7 @@ def test_a_random_permutation_drawn_by_two_seeds_is_flagged(project):
                   pairs={"encoder": pairs})
         write_run(project, "classification", f"t/copy-forward-seed{seed}", "copy", "forward", seed, 0.8,
                   pairs={"encoder": [[0, 0], [1, 2], [2, 4], [3, 6]]})
-    run_report("--no-readme")
+    run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "copy init, random: seeds 1 and 2 drew the same layer pairs (fewer draws than seeds)." in tables
     assert "seeds 0 and" not in tables  # forward's identical lists across seeds are not a repeated draw
@@ -190,7 +201,7 @@ def test_a_generation_student_writing_one_output_for_every_source_is_flagged(pro
                   kind="generation", profile="generation")
         run_dir = project / "runs" / "generation" / "generation" / "kjv-bbe" / f"random-{strategy}-seed0"
         (run_dir / "predictions.txt").write_text("\n".join(outputs) + "\n")
-    run_report("--profile", "generation")
+    run_report("generation")
     tables = (project / "results" / "generation" / "tables.md").read_text()
     assert ("random init, none, seed 0: its best checkpoint writes 1 distinct output for 20 dev rows "
             "(it ignores the source).") in tables
@@ -206,22 +217,22 @@ def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(pr
                "student_layers": {"encoder": 3}, "student_width": 384} for seed in (0, 1, 2)]
     (project / "results" / "offline").mkdir(parents=True)
     (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))  # no runs/offline here
-    run_report("--profile", "ablations")
+    run_report("ablations")
     tables = (project / "results" / "ablations" / "tables.md").read_text()
     assert "| 3 | random | forward | 75.0 ± 0.0 | 75.0 / 75.0 | - |" in tables  # Table 1's seeds 0 and 1
     assert len(json.loads((project / "results" / "ablations" / "runs.json").read_text())) == 2  # its own runs only
 
 
-def test_ablations_random_joins_the_copy_half_and_table_1_at_each_inits_steps(project):
-    """The depth table is split over ablations (copy init) and ablations-random; the latter's report
-    prints the whole table, and Table 1's 3-layer rows come in at the steps each init trained."""
+def test_a_table_run_one_init_per_call_joins_the_committed_other_init_and_table_1_at_each_inits_steps(project):
+    """bash run_all.sh ablations --init random on a fresh clone: the committed copy-init rows join, and
+    Table 1's 3-layer rows come in at the steps each init trained."""
     for seed in (0, 1):
         write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,
-                  profile="ablations-random", student_layers={"encoder": 2}, steps=300, lr=5e-4)
+                  profile="ablations", student_layers={"encoder": 2}, steps=300, lr=5e-4)
     copy_half = [{"table": "depth", "kind": "classification", "task": "synth-sentiment", "init": "copy",
-                  "strategy": "forward", "seed": seed, "score": 0.80, "steps": 200, "lr": 1e-4,
-                  "metrics": {"dev": {"accuracy": 0.80}}, "student_layers": {"encoder": 2}, "student_width": 384}
-                 for seed in (0, 1)]
+                  "strategy": "forward", "seed": seed, "score": 0.80, "steps": 200, "lr": 1e-4, "wall_time_s": 1.0, "dir": "-",
+                  "metrics": {"dev": {"accuracy": 0.80}}, "student_layers": {"encoder": 2}, "student_width": 384,
+                  "name": f"layers-2/copy-forward-seed{seed}"} for seed in (0, 1)]
     table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": init,
                "strategy": "forward", "seed": seed, "score": score, "steps": steps, "lr": lr,
                "metrics": {"dev": {"accuracy": score}}, "student_layers": {"encoder": 3}, "student_width": 384}
@@ -230,34 +241,36 @@ def test_ablations_random_joins_the_copy_half_and_table_1_at_each_inits_steps(pr
     for profile, saved in (("ablations", copy_half), ("offline", table1)):
         (project / "results" / profile).mkdir(parents=True)
         (project / "results" / profile / "runs.json").write_text(json.dumps(saved))
-    run_report("--profile", "ablations-random")
-    tables = (project / "results" / "ablations-random" / "tables.md").read_text()
+    run_report("ablations")
+    tables = (project / "results" / "ablations" / "tables.md").read_text()
     assert "(synth-sentiment; random init 300 steps at lr 5e-4; copy init 200 steps at lr 1e-4; seeds [0, 1])" in tables
     assert "| 2 | copy | forward | 80.0 ± 0.0 | 80.0 / 80.0 | - |" in tables
     assert "| 3 | random | forward | 75.0 ± 0.0 | 75.0 / 75.0 | - |" in tables and "55.0" not in tables
     assert "| 3 | copy | forward | 85.0 ± 0.0 | 85.0 / 85.0 | - |" in tables
 
 
-def test_pairs_random_prints_the_whole_table_with_the_copy_half_of_pairs(project):
-    """The verse-pair Table 1 is split over two profiles to fit the hour; pairs-random's report joins
-    pairs' copy-init rows (its committed runs.json here), and the heading gives each init's schedule."""
+def test_one_init_run_here_replaces_its_committed_rows_and_the_heading_gives_each_inits_schedule(project):
+    """bash run_all.sh pairs --init random: its runs replace the committed random-init rows of the same
+    names, the committed copy-init rows join, and the heading gives each init's schedule."""
     for strategy, score in (("none", 0.60), ("forward", 0.70)):
         write_run(project, "classification", f"synth-sentiment/random-{strategy}-seed0", "random", strategy, 0,
-                  score, profile="pairs-random", steps=600, lr=3e-4, n_dev=900)
+                  score, profile="pairs", steps=600, lr=3e-4, n_dev=900)
     copy_half = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": init,
-                  "strategy": "forward", "seed": 0, "score": score, "lr": 1e-4, "steps": 200,
+                  "strategy": "forward", "seed": 0, "score": score, "lr": 1e-4, "steps": 200, "wall_time_s": 1.0, "dir": "-",
+                  "student_layers": {"encoder": 2}, "student_width": 384,
                   "metrics": {"dev": {"accuracy": score}}, "history": [{"step": 25, "score": 0.5}],
-                  "teacher": {"metrics": {"dev": {"accuracy": 0.99}}}}
-                 for init, score in (("copy", 0.88), ("random", 0.50))]  # pairs' own 200-step random row
+                  "teacher": {"metrics": {"dev": {"accuracy": 0.99}}},
+                  "name": f"synth-sentiment/{init}-forward-seed0"}
+                 for init, score in (("copy", 0.88), ("random", 0.50))]  # an earlier random-init row
     (project / "results" / "pairs").mkdir(parents=True)
     (project / "results" / "pairs" / "runs.json").write_text(json.dumps(copy_half))
-    run_report("--profile", "pairs-random")
-    tables = (project / "results" / "pairs-random" / "tables.md").read_text()
+    run_report("pairs")
+    tables = (project / "results" / "pairs" / "tables.md").read_text()
     assert ("synth-sentiment (random init 600 steps at lr 3e-4; copy init 200 steps at lr 1e-4; seeds [0]; "
             "scored on the first 900 dev rows)") in tables
     assert "| copy | forward | 88.0 | 88.0 | - |" in tables
     assert "| random | forward | 70.0 | 70.0 | - |" in tables and "50.0 | 50.0" not in tables
-    assert len(json.loads((project / "results" / "pairs-random" / "runs.json").read_text())) == 2  # its own runs
+    assert len(json.loads((project / "results" / "pairs" / "runs.json").read_text())) == 3  # 2 run here, 1 kept
 
 
 def committed_row(table, name, seed, score, teacher=0.99, strategy="forward"):
@@ -281,7 +294,7 @@ def test_a_seed_run_alone_keeps_the_committed_seeds_and_says_which_were_read(pro
     for seed, score in ((1, 0.60), (2, 0.74)):
         write_run(project, "classification", f"synth-sentiment/random-forward-seed{seed}", "random", "forward", seed,
                   score)
-    run_report()
+    run_report("offline")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert ("Read from the committed `results/offline/runs.json`, not run under `runs/offline`: 2 runs "
             "(classification synth-sentiment: seeds [0]; related synth-sentiment: seeds [0]).") in tables
@@ -300,7 +313,7 @@ def test_tables_rebuild_from_the_committed_rows_alone(project):
     rows = [committed_row("classification", f"synth-sentiment/random-{strategy}-seed0", 0, score, strategy=strategy)
             for strategy, score in (("none", 0.60), ("forward", 0.70))]
     (project / "results" / "offline" / "runs.json").write_text(json.dumps(rows))
-    run_report("--no-readme")
+    run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "not run under `runs/offline`: 2 runs" in tables and "| random | none | 60.0 | 60.0 | -10.0 |" in tables
 
@@ -310,7 +323,7 @@ def test_rows_read_from_another_teacher_are_named(project):
     row = committed_row("classification", "synth-sentiment/random-forward-seed0", 0, 0.70, teacher=0.95)
     (project / "results" / "offline" / "runs.json").write_text(json.dumps([row]))
     write_run(project, "classification", "synth-sentiment/random-forward-seed1", "random", "forward", 1, 0.72)
-    run_report()
+    run_report("offline")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "| teacher | - | 95.0 / 99.0 | - | - | - |" in tables
     assert ("the teacher differs between runs (one teacher command, fine-tuned twice): 95.0 for random init "
@@ -321,7 +334,7 @@ def test_the_heading_says_how_long_a_random_init_encoder_was_held(project):
     for init, steps, lr, hold in (("random", 800, 1e-3, 200), ("copy", 300, 1e-4, 0)):
         write_run(project, "generation", f"kjv/{init}-forward-seed0", init, "forward", 0, 0.5, steps=steps, lr=lr,
                   hold_encoder_steps=hold)
-    run_report("--profile", "offline")
+    run_report("offline")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "(random init 800 steps at lr 1e-3, encoder held for the first 200; copy init 300 steps at lr 1e-4;" in tables
 
@@ -330,7 +343,7 @@ def test_the_first_evaluation_column_names_each_inits_step_where_they_differ(pro
     for init, first in (("random", 200), ("copy", 100)):
         write_run(project, "generation", f"kjv/{init}-forward-seed0", init, "forward", 0, 0.5, kind="generation",
                   history=[{"step": first, "score": 0.2}, {"step": 300, "score": 0.5}])
-    run_report("--profile", "offline")
+    run_report("offline")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "| dev BLEU at the first evaluation (random: step 200, copy: step 100) |" in tables
 
@@ -346,7 +359,7 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
               for strategy in ("none", "forward", "reverse") for seed in (0, 1, 2)]
     (project / "results" / "offline").mkdir(parents=True)
     (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))
-    run_report("--profile", "recipe")
+    run_report("recipe")
     tables = (project / "results" / "recipe" / "tables.md").read_text()
     assert "| init | lr | strategy | dev accuracy (best) | per seed (0, 1) | step 50 | step 150 |" in tables
     assert "| random | 1e-3 | forward | 75.0 ± 0.0 | 75.0 / 75.0 | 50.0 ± 0.0 | 75.0 ± 0.0 |" in tables
@@ -364,7 +377,7 @@ def test_rows_borrowed_from_table_1_name_their_other_evaluation_steps(project, s
                "history": [{"step": 100, "score": 0.6}, {"step": 150, "score": 0.75}]} for seed in (0, 1)]
     (project / "results" / "offline").mkdir(parents=True)
     (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))
-    run_report("--profile", "recipe")
+    run_report("recipe")
     tables = (project / "results" / "recipe" / "tables.md").read_text()
     assert ("- random init: Table 1's runs (the default lr's rows) evaluated at steps 100, 150, the other rows at "
             f"steps 50, 150; {where}.") in tables
@@ -377,7 +390,7 @@ def test_learning_rate_table_gives_each_inits_steps_and_every_evaluation(project
         for seed in (0, 1):
             write_run(project, "lr", f"{init}-lr1e-3/{init}-forward-seed{seed}", init, "forward", seed,
                       history[-1]["score"], profile="recipe", lr=1e-3, steps=steps, history=history)
-    run_report("--profile", "recipe")
+    run_report("recipe")
     tables = (project / "results" / "recipe" / "tables.md").read_text()
     assert "(synth-sentiment, random init 300 steps; copy init 200 steps, seeds [0, 1])" in tables
     assert "| step 25 | step 100 | step 200 | step 300 |" in tables
@@ -394,14 +407,14 @@ def test_an_ablation_that_runs_its_own_default_gets_no_table_1_rows(project):
                "student_layers": {"encoder": 3}, "student_width": 384}]
     (project / "results" / "offline").mkdir(parents=True)
     (project / "results" / "offline" / "runs.json").write_text(json.dumps(table1))
-    run_report("--profile", "width")
+    run_report("width")
     tables = (project / "results" / "width" / "tables.md").read_text()
     assert "| 384 | random | forward | 72.0 | 72.0 | - |" in tables and "75.0" not in tables  # 150 steps is not 400
 
 
 def test_no_runs_is_one_clear_error(project):
     with pytest.raises(SystemExit, match="no finished runs under runs/offline; run: bash run_all.sh offline"):
-        run_report()
+        run_report("offline")
 
 
 def write_paper_run(root, task, init, strategy, metrics, kind="classification", seed=0, table=None):
@@ -431,7 +444,7 @@ def test_paper_cells_are_ours_paper_and_delta_with_mnli_and_qqp_columns(project)
                     {"dev-matched": {"accuracy": 0.790}, "dev-mismatched": {"accuracy": 0.780}})
     write_teacher(project, "qqp", {"dev": {"accuracy": 0.905, "f1": 0.874}})
     write_paper_run(project, "qqp", "random", "none", {"dev": {"accuracy": 0.820, "f1": 0.760}})
-    run_report("--profile", "paper")
+    run_report("paper")
     tables = (project / "results" / "paper" / "tables.md").read_text()
     assert ("| init | strategy | dev-matched accuracy: ours (paper, delta) | dev-mismatched accuracy: ours "
             "(paper, delta) | seeds |") in tables
@@ -452,7 +465,7 @@ def test_generation_columns_name_split_and_metric_and_compare_like_with_like(pro
     # WMT16 reporting only dev BLEU: compared with the paper's test BLEU, and the header says so
     write_teacher(project, "wmt16-en-ro", {"dev": {"bleu": 26.0}})
     write_paper_run(project, "wmt16-en-ro", "random", "reverse", {"dev": {"bleu": 17.0}}, kind="generation")
-    run_report("--profile", "paper")
+    run_report("paper")
     tables = (project / "results" / "paper" / "tables.md").read_text()
     assert "| init | strategy | test BLEU: ours (paper, delta) | dev BLEU | seeds |" in tables
     assert "| teacher | - | 48.00 (48.80, -0.80) | 50.00 | - |" in tables
@@ -482,7 +495,7 @@ def test_paper_ablation_names_the_split_and_the_projections(project):
     run = json.loads(path.read_text())
     run.update(student_width=384, settings={"projections": "fixed"})
     path.write_text(json.dumps(run))
-    run_report("--profile", "paper")
+    run_report("paper")
     tables = (project / "results" / "paper" / "tables.md").read_text()
     assert "### Table 4, student width (random init, fixed projections) (mnli, 1000 steps, seeds [0])" in tables
     assert "| width | init | strategy | dev-matched accuracy |" in tables
@@ -498,7 +511,7 @@ def test_paper_angles_table_names_its_task(project):
     (angles / "angles.json").write_text(json.dumps({
         "task": "mnli", "acute_share": 0.8, "mean_cosine": 0.25,
         "stacks": {"encoder": {"authors_single_pair": {"acute_share": 0.9}}}}))
-    run_report("--profile", "paper")
+    run_report("paper")
     tables = (project / "results" / "paper" / "tables.md").read_text()
     assert "### Angles: cos(t_i - s, t_k - s) over dev tokens (mnli)" in tables
     assert "| copy-forward | 80.0% | 0.250 | encoder 90.0% |" in tables
@@ -509,7 +522,7 @@ def test_language_modeling_table_is_perplexity_as_it_is(project):
         for seed, score in enumerate((first, second)):
             write_run(project, "language-modeling", f"bible-lm/random-{strategy}-seed{seed}", "random", strategy,
                       seed, score, kind="language-modeling")
-    run_report("--no-readme")
+    run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "### Decoder-only students: synth-sentiment" in tables
     assert "dev perplexity (lower is better) (best)" in tables

@@ -1,0 +1,296 @@
+"""experiments.py: every table's distill.py jobs, checked against the authors' settings (PAPER.md), and
+run_all.sh's arguments."""
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import cli
+import experiments
+import mapping
+
+HERE = Path(__file__).parent
+TABLES = tuple(experiments.TABLES)
+
+
+def plan(table, seeds=None, init=None):
+    """A table's jobs as one dict of flags each (a flag given twice keeps its last value, as argparse does)."""
+    jobs = []
+    for job in experiments.jobs(experiments.TABLES[table], seeds, init):
+        flags = {}
+        for flag, value in zip(job.argv[::2], job.argv[1::2]):
+            assert flag.startswith("--"), job.argv
+            flags[flag[2:]] = value
+        jobs.append(flags)
+    return jobs
+
+
+def run_all(tmp_path, *argv):
+    """bash run_all.sh ARGV on a copy of the scripts in an empty directory (so it can create nothing here)."""
+    for name in ("run_all.sh", "experiments.py"):
+        shutil.copy(HERE / name, tmp_path / name)
+    return subprocess.run(["bash", "run_all.sh", *argv], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+
+def one(jobs, **where):
+    """The jobs whose flags include every `where` item (underscores stand for dashes)."""
+    where = {key.replace("_", "-"): value for key, value in where.items()}
+    return [job for job in jobs if all(job.get(key) == value for key, value in where.items())]
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_job_is_one_distill_py_command_line_distill_accepts(table):
+    for job in experiments.jobs(experiments.TABLES[table]):
+        assert job.out.startswith(f"runs/{table}/") and job.seconds > 0
+        settings = cli.parse_args(job.argv)  # argparse exits on a flag distill.py does not know
+        assert settings.seed and settings.strategy
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_no_job_trains_one_configuration_under_two_names(table):
+    """Two strategies with the same layer pairs are one configuration: at one student layer, reverse is forward.
+    ('random' is a seeded draw that may equal another list; the report says so where it does.)"""
+    teacher_layers = 12 if table in ("paper", "mpnet") else 36 if table == "qwen3" else 6
+    for job in plan(table):
+        student_layers = int(job.get("student-layers", 3))
+        strategies = [s for s in job.get("strategy", "forward").split(",") if s not in ("none", "random", "last")]
+        pairs = [tuple(mapping.match(s, teacher_layers, student_layers)) for s in strategies]
+        assert len(set(pairs)) == len(pairs), job
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_every_run_of_a_table_has_its_own_directory(table):
+    """distill.py writes a single run to --out itself and several to --out/INIT-STRATEGY-seedN (cli.run_names):
+    two jobs whose runs land in one directory would end the table half-way ("holds the finished run")."""
+    directories = [str(out) for job in experiments.jobs(experiments.TABLES[table])
+                   for *_, out in cli.run_names(cli.parse_args(job.argv))]
+    assert len(directories) == len(set(directories)), [d for d in directories if directories.count(d) > 1][:3]
+
+
+def test_a_part_of_a_table_is_the_same_jobs_as_in_the_whole():
+    whole = plan("pairs")
+    assert plan("pairs", init="random", seeds=[1]) == [job for job in whole if (job["init"], job["seed"]) == ("random", "1")]
+    assert [job["seed"] for job in plan("related", seeds=[0, 2])] == ["0,2"] * 6  # seeds in lockstep
+    assert [job["init"] for job in plan("lm", init="random")] == ["random"] * 3  # copy,random narrowed
+
+
+def test_the_estimate_counts_a_teacher_not_yet_fine_tuned_once(monkeypatch):
+    crild = experiments.jobs(experiments.TABLES["crild"])  # 830 + 1065 + 1065 s on the rt-sentiment teacher
+    monkeypatch.setattr(experiments, "teacher_ready", lambda argv: False)
+    assert experiments.estimate(crild) == 2960 + 400 * 700 // 1000
+    monkeypatch.setattr(experiments, "teacher_ready", lambda argv: True)
+    assert experiments.estimate(crild) == 2960
+
+
+def test_a_call_over_the_hour_says_how_to_split_it_in_parts_under_the_hour(monkeypatch):
+    monkeypatch.setattr(experiments, "teacher_ready", lambda argv: False)
+    advice = experiments.how_to_split(experiments.TABLES["generation"], None, None)
+    # the first part fine-tunes the kjv-bbe teacher (2000 steps of 1.128 s) and its copy-init seed: 55 min
+    assert "--init copy --seeds 0 (55 min), --init random --seeds 0 (50 min)" in advice
+    assert "bash run_all.sh generation --init copy --seeds 0" in advice
+    assert experiments.how_to_split(experiments.TABLES["offline"], None, None) is None  # under the hour
+    assert experiments.how_to_split(experiments.TABLES["paper"], None, None) is None  # GPU time: no split
+
+
+def test_plan_creates_nothing_and_defaults_to_offline(tmp_path):
+    result = run_all(tmp_path, "--plan")
+    assert result.returncode == 0 and result.stdout.startswith("python distill.py --out runs/offline/")
+    assert "# offline: 6 jobs" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["experiments.py", "run_all.sh"]  # no .venv, runs/, results/
+
+
+@pytest.mark.parametrize("argv, message", [(["bogus"], "invalid choice: 'bogus'"),
+                                           (["paper", "--bogus"], "unrecognized arguments: --bogus"),
+                                           (["offline", "--seeds", "7"], "table offline has seeds [0, 1, 2], not [7]"),
+                                           (["offline", "--seeds", "a"], "give comma-separated integers"),
+                                           (["test", "--plan"], "the tests have none")])
+def test_bad_arguments_are_refused_before_the_set_up_and_exit_2(tmp_path, argv, message):
+    result = run_all(tmp_path, *argv)
+    assert result.returncode != 0 and result.stdout == "" and message in result.stderr.splitlines()[-1]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["experiments.py", "run_all.sh"]
+
+
+def test_all_is_every_table_sized_for_2_cpu_cores():
+    assert set(experiments.OFFLINE) == {name for name, t in experiments.TABLES.items() if not t.gpu} - {"quick"}
+
+
+def test_every_claim_names_runs_its_table_trains():
+    """A claim's selectors match planned students (an 'out' names one of the table's grids)."""
+    for t in experiments.TABLES.values():
+        outs = {grid.out for grid in t.grids}
+        for claim in t.claims:
+            for selector in (claim.a if isinstance(claim.a, list) else [claim.a]) + [claim.b]:
+                for part in selector.get("gap", [selector]):
+                    named = part.get("out", [])
+                    assert set([named] if isinstance(named, str) else named) <= outs, (t.name, claim.text)
+
+
+# ------------------------------------------------------------------ the offline tables
+def evaluated_steps(job):
+    """The steps a planned job's students evaluate at, as distill.schedule plans them (rows enough that
+    --max-steps, not an epoch, ends the run)."""
+    import distill
+    settings = cli.parse_args([word for flag, value in job.items() for word in (f"--{flag}", value)])
+    return distill.schedule(settings, 10 ** 6, "student")["eval_steps"]
+
+
+def test_table_1_is_the_offline_grid():
+    """Table 1 on rt-sentiment: every strategy, one job per init and seed, the same settings but the lr."""
+    jobs = plan("offline")
+    assert len(jobs) == 6
+    assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "012"]
+    assert all(job["strategy"] == "none,forward,reverse,all-to-one,random" for job in jobs)
+    per_init = ("init", "lr", "seed", "max-steps", "eval-every", "eval-steps")  # each init's lr and schedule
+    shared = [{k: v for k, v in job.items() if k not in per_init} for job in jobs]
+    assert all(flags == shared[0] for flags in shared)  # no per-strategy (or per-seed) tuning
+    schedules = {(job["init"], job["lr"], job["max-steps"], job["eval-every"], job.get("eval-steps")) for job in jobs}
+    # evaluated at steps 100, 150, 200 (copy) and 100, 200, 300 (random): none before step 100
+    assert schedules == {("copy", "1e-4", "200", "100", "150"), ("random", "5e-4", "300", "100", None)}
+    assert shared[0]["teacher-dir"] == "runs/teachers/rt-sentiment" and shared[0]["student-layers"] == "3"
+    assert all("bf16" not in job for job in jobs)  # the offline tables keep distill.py's defaults
+
+
+def test_the_verse_pair_table_shares_every_setting_but_each_inits_schedule():
+    jobs = plan("pairs")
+    assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "012"]
+    per_init = ("init", "lr", "seed", "max-steps", "eval-every")
+    shared = [{k: v for k, v in job.items() if k not in per_init} for job in jobs]
+    assert all(flags == shared[0] for flags in shared)
+    assert shared[0]["n-dev"] == "900" and shared[0]["strategy"] == "none,forward,reverse,all-to-one,random"
+    assert {(job["max-steps"], job["lr"]) for job in one(jobs, init="random")} == {("600", "3e-4")}
+
+
+def test_table_2_shares_the_teacher_and_holds_the_random_init_encoder():
+    """Copy and random init share the teacher (and its fine-tuning flags), the task, the dev cut and every
+    student setting but the init's steps, lr, embeddings, evaluation interval and encoder hold."""
+    jobs = plan("generation")
+    per_init = ("init", "lr", "seed", "max-steps", "eval-every", "freeze-embeddings", "hold-encoder-steps")
+    assert {job.get("hold-encoder-steps") for job in one(jobs, init="copy")} == {None}
+    assert {job.get("hold-encoder-steps") for job in one(jobs, init="random")} == {"200"}
+    shared = [{k: v for k, v in job.items() if k not in per_init} for job in jobs]
+    assert all(flags == shared[0] for flags in shared)
+    assert shared[0]["teacher-dir"] == "runs/teachers/kjv-bbe" and shared[0]["student-layers"] == "3"
+
+
+def test_the_depth_table_trains_at_the_sweeps_recipes_evaluating_where_table_1_does_and_earlier():
+    """Depths 1, 2 and 4 with the lr and steps of Table 1 for each init, so that the 3-layer rows the report
+    borrows from Table 1 are the same recipe; they evaluate at every step Table 1 evaluates at, and earlier."""
+    depth, table1 = plan("ablations"), plan("offline")
+    per_init = ("lr", "max-steps", "warmup-steps")
+    for init in ("copy", "random"):
+        half = one(depth, init=init)
+        assert [job["student-layers"] for job in half] == list("124124") and [job["seed"] for job in half] == list("000111")
+        assert [job["strategy"].split(",")[2] for job in half] == ["all-to-one", "reverse", "reverse"] * 2
+        table1_half = one(table1, init=init)
+        assert {tuple(job[k] for k in per_init) for job in half} == {tuple(job[k] for k in per_init) for job in table1_half}
+        assert evaluated_steps(table1_half[0]) < evaluated_steps(half[0])
+
+
+def test_lm_table_is_the_decoder_only_grid_on_bible_lm():
+    jobs = plan("lm")
+    assert [job["seed"] for job in jobs] == ["0", "1", "2"]
+    for job in jobs:
+        assert job["task"] == "bible-lm" and job["teacher-base"] == "scratch-llama"
+        assert job["init"] == "copy,random" and job["strategy"] == "none,forward,reverse,all-to-one,random"
+        assert job["teacher-dir"] == "runs/lm/teachers/bible-lm" and job["student-layers"] == "3"
+
+
+# ------------------------------------------------------------------ the authors' settings
+@pytest.fixture(scope="module")
+def paper():
+    return plan("paper")
+
+
+def test_every_paper_job_trains_in_fp32_with_an_explicit_optimizer(paper):
+    assert len(paper) == 24
+    for job in paper:
+        assert job["bf16"] == "no" and job["optimizer"] in ("adamw", "adafactor") and job["seed"] == "0"
+        assert "warmup-steps" in job and "teacher-warmup-steps" in job and "teacher-dir" in job
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_a_teacher_directory_always_gets_the_same_teacher_settings(table):
+    """The first job of a task fine-tunes its teacher; later jobs reuse it whatever they say, so they must agree."""
+    settings = {}
+    for job in plan(table):
+        teacher = {k: v for k, v in job.items() if k.startswith("teacher-") or k == "task"}
+        assert settings.setdefault(job["teacher-dir"], teacher) == teacher
+
+
+def test_glue_jobs(paper):
+    glue = [job for job in paper if job["out"].startswith("runs/paper/classification/")]
+    assert {job["task"] for job in glue} == {"mnli", "qqp", "qnli", "sst2"}
+    for job in glue:
+        assert job["student-layers"] == "3" and job["batch-size"] == "32" and job["max-length"] == "128"
+        assert job["optimizer"] == "adamw" and job["warmup-steps"] == "0" and job["freeze-embeddings"] == "no"
+        assert job["teacher-base"] == "bert-base-uncased" and job["teacher-epochs"] == "3"
+        assert job["teacher-batch-size"] == "32" and job["teacher-optimizer"] == "adamw"
+        assert job["teacher-lr"] == {"mnli": "2e-5", "qqp": "2e-5", "qnli": "5e-5", "sst2": "5e-5"}[job["task"]]
+        assert job["epochs"] == ("20" if job["task"] == "sst2" else "10")
+    # every (task, init, strategy) cell is trained exactly once, with the authors' lr and evaluation interval
+    cells = {}
+    for job in glue:
+        for strategy in job["strategy"].split(","):
+            key = (job["task"], job["init"], strategy)
+            assert key not in cells
+            cells[key] = (job["lr"], job["eval-every"])
+    assert len(cells) == 4 * 2 * 5
+    for (task, init, strategy), (lr, eval_every) in cells.items():
+        fast = task != "mnli" and strategy in ("none", "forward", "reverse")  # classification/scripts/*/<task>.sh
+        assert lr == ("2e-5" if fast else "1e-5"), (task, strategy)
+        frequent = fast and not (task == "qqp" and strategy == "reverse")  # reverse/qqp.sh: --eval_steps=1000
+        assert eval_every == ("500" if frequent else "1000"), (task, strategy)
+
+
+def test_dart_jobs(paper):
+    dart = one(paper, task="dart")
+    assert sorted(job["init"] for job in dart) == ["copy", "random"]
+    for job in dart:
+        assert job["strategy"] == "none,forward,reverse,all-to-one,random" and job["student-layers"] == "3"
+        assert (job["optimizer"], job["lr"], job["batch-size"], job["epochs"], job["warmup-steps"]) == \
+            ("adamw", "1e-4", "8", "18", "100")
+        assert (job["max-source-length"], job["max-target-length"]) == ("128", "128")
+        assert (job["eval-every-epochs"], job["num-beams"], job["temperature"]) == ("0.3", "5", "1")
+        assert job["hid-norm"] == "none" and job["freeze-embeddings"] == "yes"
+        assert (job["teacher-base"], job["teacher-lr"], job["teacher-epochs"], job["teacher-batch-size"],
+                job["teacher-warmup-steps"], job["teacher-eval-every-epochs"]) == \
+            ("facebook/bart-large", "1e-5", "16", "16", "100", "0.5")
+
+
+def test_wmt16_jobs(paper):
+    wmt = one(paper, task="wmt16-en-ro")
+    assert sorted(job["init"] for job in wmt) == ["copy", "random"]
+    for job in wmt:
+        assert (job["optimizer"], job["lr"], job["warmup-steps"], job["batch-size"], job["epochs"]) == \
+            ("adafactor", "1e-4", "500", "8", "40")
+        assert job["source-prefix"] == "translate English to Romanian: "  # one word, trailing space kept
+        assert (job["max-source-length"], job["max-target-length"]) == ("300", "300")
+        assert (job["temperature"], job["num-beams"], job["eval-every-epochs"]) == ("2", "4", "0.3")
+        assert job["hid-norm"] == "layernorm" and job["copy-from"] == "1,7,12" and job["freeze-embeddings"] == "yes"
+        assert (job["teacher-base"], job["teacher-optimizer"], job["teacher-lr"], job["teacher-epochs"],
+                job["teacher-batch-size"], job["teacher-warmup-steps"], job["teacher-eval-every-epochs"]) == \
+            ("t5-base", "adafactor", "5e-4", "9", "8", "500", "0.5")
+
+
+def test_ablations_use_mnli_settings_and_fixed_projections(paper):
+    depth = [job for job in paper if job["out"].startswith("runs/paper/depth/")]
+    width = [job for job in paper if job["out"].startswith("runs/paper/width/")]
+    assert sorted(job["student-layers"] for job in depth) == ["6", "9"]
+    assert sorted(job["student-width"] for job in width) == ["384", "576"]
+    for job in depth + width:
+        assert (job["task"], job["lr"], job["eval-every"], job["epochs"]) == ("mnli", "1e-5", "1000", "10")
+        assert job["teacher-dir"] == "runs/paper/teachers/mnli"
+    assert all(job["projections"] == "fixed" and job["init"] == "random" for job in width)
+
+
+def test_qwen3_table_follows_the_authors_llm_scripts():
+    jobs = plan("qwen3")
+    assert sorted((job["task"], job["strategy"]) for job in jobs) == sorted(
+        (task, strategy) for task in ("hellaswag", "coqa")
+        for strategy in ("none", "forward", "reverse", "all-to-one", "random"))
+    for job in jobs:
+        assert (job["init"], job["student-layers"], job["lora"], job["lora-alpha"]) == ("copy", "9", "128", "32")
+        assert (job["teacher-base"], job["teacher-lora"], job["bf16"]) == ("Qwen/Qwen3-8B", "32", "yes")
+        assert (job["a-ce"], job["a-kl"], job["a-hid"], job["temperature"]) == ("1", "1", "3", "1")
+        assert (job["lr"], job["batch-size"]) == {"hellaswag": ("3e-4", "24"), "coqa": ("1e-4", "8")}[job["task"]]
