@@ -21,6 +21,7 @@ import cli
 import data
 import distill
 import experiments
+import mapping
 
 STRATEGIES = ("none", "forward", "reverse", "all-to-one", "random")
 MATCHING = ("forward", "reverse", "all-to-one", "random")
@@ -660,10 +661,11 @@ def interval(differences):
 
 
 def seeds_to_decide(differences, margin):
-    """The fewest seeds whose 95% interval would fit inside +-margin at the observed mean and spread."""
-    mean, spread = abs(statistics.mean(differences)), statistics.stdev(differences)
+    """The fewest seeds whose 95% interval would lie wholly inside or wholly outside +-margin, at the
+    observed mean and spread (None: over 200, or a mean on the margin)."""
+    room, spread = abs(margin - abs(statistics.mean(differences))), statistics.stdev(differences)
     for n in range(len(differences) + 1, 201):
-        if mean + t_95(n) * spread / n ** 0.5 < margin:
+        if t_95(n) * spread / n ** 0.5 < room:
             return n
     return None
 
@@ -676,7 +678,7 @@ def judge_above(differences):
         return "too few seeds", f"{mean:+.1f} ({len(differences)} seed{'s' * (len(differences) != 1)})"
     error = statistics.stdev(differences) / len(differences) ** 0.5
     outcome = "undecided" if not distinguishable(differences) else "agrees" if mean > 0 else "disagrees"
-    return outcome, f"{mean:+.1f} ± {error:.1f} (t-test{', within noise' if outcome == 'undecided' else ''})"
+    return outcome, f"{mean:+.1f} ± {error:.1f} SE"
 
 
 def judge_within(differences, margin):
@@ -691,7 +693,7 @@ def judge_within(differences, margin):
     if low >= margin or high <= -margin:
         return "disagrees", text
     needed = seeds_to_decide(differences, margin)
-    return "undecided", text + (f", ~{needed} seeds would decide" if needed else ", the mean itself is near the margin")
+    return "undecided", text + (f", ~{needed} seeds would decide" if needed else ", over 200 seeds would decide")
 
 
 def judge(claim, runs):
@@ -726,7 +728,7 @@ def section_claims(t, runs):
             rows.append(f"| {claim.text} ({claim.source}) | {claim.label or '-'} | {result[1]} | {result[0]} |")
     if not rows:
         return []
-    return ["### Claims", "", HOW_JUDGED, "", "| claim | judged on | ours: paired difference | verdict |",
+    return ["### Claims", "", HOW_JUDGED, "", "| claim | judged on | ours: paired difference (mean ± SE, or [95% interval]) | verdict |",
             "|---|---|---|---|", *rows, ""]
 
 
@@ -735,13 +737,20 @@ PAPER_COLUMN_NAMES = {("mnli", "dev-matched"): "MNLI-m", ("qqp", "dev"): "QQP", 
                       ("sst2", "dev"): "SST-2", ("dart", "test"): "DART", ("wmt16-en-ro", "test"): "En-Ro"}
 
 
+PAPER_KINDS = {"classification": ("mnli", "qqp", "qnli", "sst2"), "generation": ("dart", "wmt16-en-ro")}
+
+
 def paper_evidence(claim):
     """The paper's numbers behind a grid claim (experiments.grid_claims), from PAPER_RESULTS: forward
-    minus none, or the largest distance of another strategy from forward, per task and init."""
+    minus none, or the largest distance of another strategy from forward, per task and init
+    ("paper-table KIND": that kind's tasks only)."""
+    kind = claim.evidence.split()[1] if " " in claim.evidence else None
     parts = []
     for init in ("random", "copy"):
         cells = []
         for (task, split), name in PAPER_COLUMN_NAMES.items():
+            if kind and task not in PAPER_KINDS[kind]:
+                continue
             metric = "bleu" if task in ("dart", "wmt16-en-ro") else "accuracy"
             number = functools.partial(paper_number, task, split, metric, init)
             if claim.kind == "above":
@@ -775,13 +784,13 @@ def claims_at_a_glance():
     lines = ["| claim | the paper's evidence | ours: table (scale) | verdict |", "|---|---|---|---|"]
     for text, group in groups.items():
         claim = group["claim"]
-        evidence = paper_evidence(claim) if claim.evidence == "paper-table" else claim.evidence
+        evidence = paper_evidence(claim) if claim.evidence.startswith("paper-table") else claim.evidence
         first = True
         for name, (runs, results) in group["tables"].items():
-            chosen = [r for r in runs if any(matches(r, s) for s in (claim.a if isinstance(claim.a, list) else [claim.a]) + [claim.b] if "gap" not in s)] or runs
-            verdicts = "; ".join(f"{label + ': ' if label else ''}**{outcome}** ({detail})" for label, outcome, detail in results)
+            verdicts = "; ".join(f"{label + ': ' if label else ''}**{outcome}**, {detail}"
+                                 for label, outcome, detail in results)
             lines.append(f"| {f'{text} ({claim.source})' if first else '〃'} | {evidence if first else '〃'} | "
-                         f"[{name}](results/{name}/tables.md): {scale_text(chosen)} | {verdicts} |")
+                         f"[{name}](results/{name}/tables.md): {scale_text(runs)} | {verdicts} |")
             first = False
     return "\n".join(lines + ["", HOW_JUDGED])
 
@@ -815,8 +824,12 @@ def update_readme(blocks):
 
 
 def readme_blocks():
-    """README's generated parts: the claims at a glance, the tables list, and each table README shows."""
-    blocks = {"claims": claims_at_a_glance(), "tables": tables_list()}
+    """README's generated parts: the claims at a glance, the tables list, each table README shows, the
+    strategies' pairs (mapping.py) and the speed table (bench.py's results/bench-cpu.md)."""
+    blocks = {"claims": claims_at_a_glance(), "tables": tables_list(), "mapping": mapping.mapping_table(12, 3)}
+    bench = Path("results", "bench-cpu.md")
+    if bench.exists():
+        blocks["bench"] = bench.read_text().rstrip("\n")
     for name in experiments.TABLES:
         path = Path("results", name, "tables.md")
         if path.exists():
