@@ -64,43 +64,43 @@ def setting_defaults():
     return {key: getattr(defaults, key) for key in KEPT_SETTINGS}
 
 
-def load_runs(profile):
+def load_runs(name):
     runs = []
-    for path in sorted(Path("runs", profile).glob("*/**/metrics.json")):
+    for path in sorted(Path("runs", name).glob("*/**/metrics.json")):
         run = json.loads(path.read_text())
         if run.get("role") == "teacher":
             continue
-        parts = path.relative_to(Path("runs", profile)).parts
+        parts = path.relative_to(Path("runs", name)).parts
         run["table"], run["name"], run["dir"] = parts[0], "/".join(parts[1:-1]), str(path.parent)
         run.update({key: run.get("settings", {}).get(key, default) for key, default in setting_defaults().items()})
         runs.append(run)
     return runs
 
 
-def committed_rows(profile):
-    """The rows of the committed results/<profile>/runs.json (none if it has none), each with every
+def committed_rows(name):
+    """The rows of the committed results/<name>/runs.json (none if it has none), each with every
     kept setting (rows written before a setting was kept have its default)."""
-    saved = Path("results", profile, "runs.json")
+    saved = Path("results", name, "runs.json")
     return [{**setting_defaults(), **r} for r in json.loads(saved.read_text())] if saved.exists() else []
 
 
-def committed_runs(profile, local):
-    """The committed rows with no run under runs/<profile>: a table run a part per call (bash run_all.sh
+def committed_runs(name, local):
+    """The committed rows with no run under runs/<name>: a table run a part per call (bash run_all.sh
     generation --init random --seeds 2, on a fresh clone) keeps the parts it did not run again instead of
     overwriting them, and its tables say which rows were read. With no runs at all, `python report.py
     TABLE` rebuilds the table from its committed rows."""
     ran = {(r["table"], r["name"]) for r in local}
-    return [r for r in committed_rows(profile) if (r["table"], r.get("name")) not in ran]
+    return [r for r in committed_rows(name) if (r["table"], r.get("name")) not in ran]
 
 
-def committed_note(profile, kept):
+def committed_note(name, kept):
     """One line naming the rows read from the committed runs.json."""
     if not kept:
         return []
     groups = sorted({(r["table"], r["task"]) for r in kept})
     seeds = "; ".join(f"{table} {task}: seeds {sorted({r['seed'] for r in kept if (r['table'], r['task']) == (table, task)})}"
                       for table, task in groups)
-    return [f"Read from the committed `results/{profile}/runs.json`, not run under `runs/{profile}`: "
+    return [f"Read from the committed `results/{name}/runs.json`, not run under `runs/{name}`: "
             f"{len(kept)} runs ({seeds}).", ""]
 
 
@@ -581,9 +581,9 @@ def section_related(runs):
     return lines + [""] + [f"- {note}" for note in notes] + ([""] if notes else [])
 
 
-def section_angles(profile):
+def section_angles(name):
     rows, tasks = [], set()
-    for path in sorted(Path("results", profile, "angles").glob("*/angles.json")):
+    for path in sorted(Path("results", name, "angles").glob("*/angles.json")):
         result = json.loads(path.read_text())
         tasks.add(result["task"])
         single = "; ".join(f"{s} {v['authors_single_pair']['acute_share'] * 100:.1f}%"

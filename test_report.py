@@ -7,8 +7,8 @@ import pytest
 import report
 
 
-def write_run(root, table, name, init, strategy, seed, score, kind="classification", profile="offline", **extra):
-    directory = root / "runs" / profile / table / name
+def write_run(root, table, name, init, strategy, seed, score, kind="classification", table_name="offline", **extra):
+    directory = root / "runs" / table_name / table / name
     directory.mkdir(parents=True)
     teacher_dir = root / "runs" / "offline" / "teachers" / "t"
     metrics = {"task": "synth-sentiment", "kind": kind, "offline": True, "strategy": strategy, "init": init,
@@ -62,7 +62,7 @@ def test_grid_table_means_stds_and_verdicts(project):
 def test_a_cut_dev_set_is_named_in_the_heading_with_the_teacher_scored_on_it(project):
     for strategy in ("none", "forward"):
         write_run(project, "classification", f"synth-sentiment/copy-{strategy}-seed0", "copy", strategy, 0, 0.8,
-                  profile="pairs", n_dev=900)
+                  table_name="pairs", n_dev=900)
     teacher = project / "runs" / "offline" / "teachers" / "t"
     teacher.mkdir(parents=True)  # the teacher's own file holds its full-dev score; the runs measured 0.99
     (teacher / "metrics.json").write_text(json.dumps({"metrics": {"dev": {"accuracy": 0.5}}}))
@@ -78,7 +78,7 @@ def test_related_claims_are_judged_on_paired_seeds(project):
         for objective, lower, upper in (("kd-only", 0.70, 0.60), ("hidden", 0.75, 0.65), ("attention", 0.80, 0.79)):
             for copy_from, score in (("lower", lower), ("upper", upper + (0.001 * seed if objective == "attention" else 0))):
                 write_run(project, "related", f"objective-{objective}-{copy_from}/copy-forward-seed{seed}", "copy",
-                          "forward", seed, score + shift, objective=objective, copy_from=copy_from, profile="related")
+                          "forward", seed, score + shift, objective=objective, copy_from=copy_from, table_name="related")
     run_report("related", "--no-readme")
     tables = (project / "results" / "related" / "tables.md").read_text()
     assert "| objective-kd-only-lower | kd-only | lower | forward | none | 0 | 72.3 ± 2.5 | 70.0 / 75.0 / 72.0 |" in tables
@@ -97,7 +97,7 @@ def test_crild_claims_say_undecided_when_seeds_disagree(project):
         for seed, (forward, last) in enumerate(per_seed):
             for strategy, score in (("forward", forward), ("last", last)):
                 write_run(project, "related", f"crild-{inputs}/copy-{strategy}-seed{seed}", "copy", strategy, seed,
-                          score, copy_from="lower", profile="crild")
+                          score, copy_from="lower", table_name="crild")
     run_report("crild", "--no-readme")
     tables = (project / "results" / "crild" / "tables.md").read_text()
     assert "| clean inputs | +4.0 ± 0.6 SE | agrees |" in tables
@@ -198,7 +198,7 @@ def test_a_generation_student_writing_one_output_for_every_source_is_flagged(pro
     for strategy, outputs in (("none", ["and the lord said to moses,"] * 20),
                               ("forward", [f"verse {i}" for i in range(20)])):
         write_run(project, "generation", f"kjv-bbe/random-{strategy}-seed0", "random", strategy, 0, 5.0,
-                  kind="generation", profile="generation")
+                  kind="generation", table_name="generation")
         run_dir = project / "runs" / "generation" / "generation" / "kjv-bbe" / f"random-{strategy}-seed0"
         (run_dir / "predictions.txt").write_text("\n".join(outputs) + "\n")
     run_report("generation")
@@ -208,10 +208,10 @@ def test_a_generation_student_writing_one_output_for_every_source_is_flagged(pro
     assert "forward, seed 0" not in tables
 
 
-def test_ablations_profile_takes_its_default_depth_from_the_committed_table_1(project):
+def test_the_depth_table_takes_its_default_depth_from_the_committed_table_1(project):
     for seed in (0, 1):
         write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,
-                  profile="ablations", student_layers={"encoder": 2})
+                  table_name="ablations", student_layers={"encoder": 2})
     table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random", "strategy": "forward",
                "seed": seed, "score": 0.75, "steps": 150, "metrics": {"dev": {"accuracy": 0.75}},
                "student_layers": {"encoder": 3}, "student_width": 384} for seed in (0, 1, 2)]
@@ -228,7 +228,7 @@ def test_a_table_run_one_init_per_call_joins_the_committed_other_init_and_table_
     Table 1's 3-layer rows come in at the steps each init trained."""
     for seed in (0, 1):
         write_run(project, "depth", f"layers-2/random-forward-seed{seed}", "random", "forward", seed, 0.70,
-                  profile="ablations", student_layers={"encoder": 2}, steps=300, lr=5e-4)
+                  table_name="ablations", student_layers={"encoder": 2}, steps=300, lr=5e-4)
     copy_half = [{"table": "depth", "kind": "classification", "task": "synth-sentiment", "init": "copy",
                   "strategy": "forward", "seed": seed, "score": 0.80, "steps": 200, "lr": 1e-4, "wall_time_s": 1.0, "dir": "-",
                   "metrics": {"dev": {"accuracy": 0.80}}, "student_layers": {"encoder": 2}, "student_width": 384,
@@ -238,9 +238,9 @@ def test_a_table_run_one_init_per_call_joins_the_committed_other_init_and_table_
                "metrics": {"dev": {"accuracy": score}}, "student_layers": {"encoder": 3}, "student_width": 384}
               for seed in (0, 1) for init, steps, lr, score in (("random", 300, 5e-4, 0.75), ("copy", 200, 1e-4, 0.85),
                                                                 ("random", 200, 1e-3, 0.55))]  # an earlier recipe
-    for profile, saved in (("ablations", copy_half), ("offline", table1)):
-        (project / "results" / profile).mkdir(parents=True)
-        (project / "results" / profile / "runs.json").write_text(json.dumps(saved))
+    for name, saved in (("ablations", copy_half), ("offline", table1)):
+        (project / "results" / name).mkdir(parents=True)
+        (project / "results" / name / "runs.json").write_text(json.dumps(saved))
     run_report("ablations")
     tables = (project / "results" / "ablations" / "tables.md").read_text()
     assert "(synth-sentiment; random init 300 steps at lr 5e-4; copy init 200 steps at lr 1e-4; seeds [0, 1])" in tables
@@ -254,7 +254,7 @@ def test_one_init_run_here_replaces_its_committed_rows_and_the_heading_gives_eac
     names, the committed copy-init rows join, and the heading gives each init's schedule."""
     for strategy, score in (("none", 0.60), ("forward", 0.70)):
         write_run(project, "classification", f"synth-sentiment/random-{strategy}-seed0", "random", strategy, 0,
-                  score, profile="pairs", steps=600, lr=3e-4, n_dev=900)
+                  score, table_name="pairs", steps=600, lr=3e-4, n_dev=900)
     copy_half = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": init,
                   "strategy": "forward", "seed": 0, "score": score, "lr": 1e-4, "steps": 200, "wall_time_s": 1.0, "dir": "-",
                   "student_layers": {"encoder": 2}, "student_width": 384,
@@ -283,7 +283,7 @@ def committed_row(table, name, seed, score, teacher=0.99, strategy="forward"):
 
 
 def test_a_seed_run_alone_keeps_the_committed_seeds_and_says_which_were_read(project):
-    """SEEDS=2 on a fresh clone: the committed seeds 0 and 1 join the table instead of being overwritten;
+    """--seeds 2 on a fresh clone: the committed seeds 0 and 1 join the table instead of being overwritten;
     a seed run here again replaces its committed row; the related rows keep the settings they print."""
     (project / "results" / "offline").mkdir(parents=True)
     committed = [committed_row("classification", f"synth-sentiment/random-forward-seed{seed}", seed, score)
@@ -352,7 +352,7 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
     for seed in (0, 1):
         for strategy, score in (("none", 0.60), ("forward", 0.70 + seed / 100)):
             write_run(project, "lr", f"random-lr3e-3/random-{strategy}-seed{seed}", "random", strategy, seed, score,
-                      profile="recipe", lr=3e-3)
+                      table_name="recipe", lr=3e-3)
     table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random",
                "strategy": strategy, "seed": seed, "score": 0.75, "lr": 1e-3, "steps": 150,
                "history": [{"step": 50, "score": 0.5}, {"step": 150, "score": 0.75}]}
@@ -371,7 +371,7 @@ def test_learning_rate_table_takes_the_default_lr_from_table_1(project):
 def test_rows_borrowed_from_table_1_name_their_other_evaluation_steps(project, sweep_best, where):
     for seed in (0, 1):
         write_run(project, "lr", f"random-lr3e-3/random-forward-seed{seed}", "random", "forward", seed, 0.7,
-                  profile="recipe", lr=3e-3, best_step=sweep_best)  # evaluated at steps 50 and 150
+                  table_name="recipe", lr=3e-3, best_step=sweep_best)  # evaluated at steps 50 and 150
     table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random",
                "strategy": "forward", "seed": seed, "score": 0.75, "lr": 1e-3, "steps": 150, "best_step": 150,
                "history": [{"step": 100, "score": 0.6}, {"step": 150, "score": 0.75}]} for seed in (0, 1)]
@@ -389,7 +389,7 @@ def test_learning_rate_table_gives_each_inits_steps_and_every_evaluation(project
                                  ("copy", 200, [{"step": 25, "score": 0.65}, {"step": 200, "score": 0.8}])):
         for seed in (0, 1):
             write_run(project, "lr", f"{init}-lr1e-3/{init}-forward-seed{seed}", init, "forward", seed,
-                      history[-1]["score"], profile="recipe", lr=1e-3, steps=steps, history=history)
+                      history[-1]["score"], table_name="recipe", lr=1e-3, steps=steps, history=history)
     run_report("recipe")
     tables = (project / "results" / "recipe" / "tables.md").read_text()
     assert "(synth-sentiment, random init 300 steps; copy init 200 steps, seeds [0, 1])" in tables
@@ -401,7 +401,7 @@ def test_learning_rate_table_gives_each_inits_steps_and_every_evaluation(project
 def test_an_ablation_that_runs_its_own_default_gets_no_table_1_rows(project):
     for width, score in ((192, 0.70), (384, 0.72)):
         write_run(project, "width", f"width-{width}/random-forward-seed0", "random", "forward", 0, score,
-                  profile="width", student_width=width, steps=400)
+                  table_name="width", student_width=width, steps=400)
     table1 = [{"table": "classification", "kind": "classification", "task": "synth-sentiment", "init": "random",
                "strategy": "forward", "seed": 0, "score": 0.75, "steps": 150, "metrics": {"dev": {"accuracy": 0.75}},
                "student_layers": {"encoder": 3}, "student_width": 384}]
@@ -418,7 +418,7 @@ def test_no_runs_is_one_clear_error(project):
 
 
 def write_paper_run(root, task, init, strategy, metrics, kind="classification", seed=0, table=None):
-    """A paper-profile run as distill.py writes it: metrics per split, the score = the first split's first metric."""
+    """A paper-table run as distill.py writes it: metrics per split, the score = the first split's first metric."""
     table = table or kind
     directory = root / "runs" / "paper" / table / task / f"{init}-{strategy}-seed{seed}"
     directory.mkdir(parents=True)
