@@ -136,10 +136,10 @@ STRATEGY_DOES_NOT_MATTER = ("The layer-selection strategy doesn't matter much: r
                             "within {margin:g} {unit} of forward")
 
 
-def with_grid(claims, grid):
-    """The claims judged on one grid's runs only (an ablation's value)."""
+def narrowed(claims, **fields):
+    """The claims judged on part of a table's runs only: one grid (out=...), or one task."""
     def narrow(selector):
-        return [narrow(s) for s in selector] if isinstance(selector, list) else {**selector, "out": grid}
+        return [narrow(s) for s in selector] if isinstance(selector, list) else {**selector, **fields}
     return [dataclasses.replace(c, a=narrow(c.a), b=narrow(c.b)) for c in claims]
 
 
@@ -221,8 +221,8 @@ table(Table(  # student depth; its 3-layer rows are Table 1's runs (report.py bo
     students={"copy": SWEEP_COPY + COPY, "random": SWEEP_RANDOM + RANDOM},
     grids=depth_grids({1: {"copy": 130, "random": 165}, 2: {"copy": 200, "random": 265},
                        4: {"copy": 345, "random": 460}}),
-    claims=[c for depth in (1, 2, 4) for c in with_grid(grid_claims(
-        ("copy", "random"), 3, "accuracy points", f"{depth} layer{'s' * (depth != 1)}, "), f"depth/layers-{depth}")
+    claims=[c for depth in (1, 2, 4) for c in narrowed(grid_claims(
+        ("copy", "random"), 3, "accuracy points", f"{depth} layer{'s' * (depth != 1)}, "), out=f"depth/layers-{depth}")
         if depth > 1 or c.kind == "above"]))
 
 table(Table(  # student width, random init: 192 (a learned map per matched state) and the full 384
@@ -232,8 +232,8 @@ table(Table(  # student width, random init: 192 (a learned map per matched state
     seeds_in_lockstep=True, strategies="none,forward,reverse",
     students={"random": steps(600, 100, 25) + RANDOM},
     grids=[Grid("width/width-192", ["--student-width", "192"], 850), Grid("width/width-384", [], 1430)],
-    claims=[c for width in (192, 384) for c in with_grid(grid_claims(("random",), 3, "accuracy points",
-                                                                     f"width {width}, "), f"width/width-{width}")
+    claims=[c for width in (192, 384) for c in narrowed(grid_claims(("random",), 3, "accuracy points",
+                                                                    f"width {width}, "), out=f"width/width-{width}")
             if c.kind == "above"]))
 
 
@@ -330,7 +330,7 @@ def quick():
         angles=dict(teacher="runs/quick/teachers/rt-sentiment", students="classification/rt-sentiment",
                     strategies="forward,reverse", flags=["--task", "rt-sentiment", "--max-length", "64",
                                                          "--max-examples", "50", "--student-layers", "3"]),
-        claims=grid_claims(("copy", "random"), 3, "accuracy points"))
+        claims=narrowed(grid_claims(("copy", "random"), 3, "accuracy points"), out="classification/rt-sentiment"))
 
 
 table(quick())
@@ -349,7 +349,9 @@ def mpnet():
                                                       "--eval-every", "500"], 36000, teacher=teacher))
     return Table(name="mpnet", title="Table 1 with the 12-layer MPNet teacher", grids=grids, gpu=True,
                  students={"copy": COPY, "random": ["--lr", "1e-3", "--warmup-steps", "30"]},
-                 requirements="requirements-mpnet.txt", claims=grid_claims(("copy", "random"), 3, "accuracy points"))
+                 requirements="requirements-mpnet.txt",
+                 claims=[c for task in ("rt-sentiment", "bible-paraphrase") for c in narrowed(
+                     grid_claims(("copy", "random"), 3, "accuracy points", f"{task}, "), out=f"classification/{task}")])
 
 
 table(mpnet())
@@ -447,7 +449,10 @@ def paper():
                  angles=dict(teacher="runs/paper/teachers/mnli", students="classification/mnli", strategies=ALL,
                              flags=["--task", "mnli", "--max-length", "128", "--max-examples", "1000",
                                     "--student-layers", "3"]),
-                 claims=grid_claims(("copy", "random"), 3, "accuracy points"))
+                 claims=[c for task in ("mnli", "qqp", "qnli", "sst2", "dart", "wmt16-en-ro") for c in narrowed(
+                     grid_claims(("copy", "random"), *((2, "BLEU") if task in ("dart", "wmt16-en-ro") else
+                                                       (3, "accuracy points")), f"{task}, "),
+                     out=f"{'generation' if task in ('dart', 'wmt16-en-ro') else 'classification'}/{task}")])
 
 
 table(paper())
@@ -488,7 +493,8 @@ def qwen3():
              for task, (teacher_flags, student_flags), seconds in (("hellaswag", hellaswag, 172800), ("coqa", coqa, 86400))
              for strategy in ALL.split(",")]
     return Table(name="qwen3", title="Decoder-only students of Qwen3-8B", grids=grids, seeds=(0,), gpu=True,
-                 claims=grid_claims(("copy",), 3, "accuracy points"))
+                 claims=[c for task in ("hellaswag", "coqa") for c in narrowed(
+                     grid_claims(("copy",), 3, "accuracy points", f"{task}, "), task=task)])
 
 
 table(qwen3())

@@ -685,7 +685,8 @@ def judge_within(differences, margin):
     """'a within margin of b' (equivalence): agrees when the 95% interval of the paired difference lies
     inside +-margin, disagrees when it lies wholly outside, else undecided, with the seeds that would decide."""
     if len(differences) < MIN_SEEDS:
-        return "too few seeds", f"{statistics.mean(differences):+.1f} ({len(differences)} seeds)"
+        n = len(differences)
+        return "too few seeds", f"{statistics.mean(differences):+.1f} ({n} seed{'s' * (n != 1)})"
     mean, low, high = interval(differences)
     text = f"{mean:+.1f} [{low:+.1f}, {high:+.1f}]"
     if -margin < low and high < margin:
