@@ -44,6 +44,7 @@ import transformers as tf
 import cli
 import data
 import distill
+import families
 import losses
 
 TEACHERS = {  # BERT shapes: layers, width, heads, feed-forward width
@@ -91,7 +92,7 @@ def parse_args(argv=None):
 # ----------------------------------------------------------------------------- set-up
 def setup(args):
     """Tokenizer, training rows, a random teacher and distill.py's settings, as one plain dict."""
-    tokenizer = tf.AutoTokenizer.from_pretrained(args.tokenizer or data.offline_teacher_path())
+    tokenizer = tf.AutoTokenizer.from_pretrained(args.tokenizer or families.minilm_path())
     n_rows = args.batch_size * max(args.warmup + args.steps, 2)
     task = data.load_task(args.task, n_train=n_rows)
     rows = data.encode(task, task["train"], tokenizer, max_length=128)
@@ -112,7 +113,8 @@ def new_run(s, init="copy", strategy="forward"):
 
 def ours(s, runs, teacher, steps):
     plan = {**distill.schedule(s["settings"], len(s["rows"]), "student"), "steps": steps, "eval_steps": set()}
-    distill.train(runs, teacher, s["rows"], {}, s["task"], s["tokenizer"], s["settings"], plan, desc="bench")
+    distill.train(runs, teacher, {"train": s["rows"], "dev": {}}, s["task"], s["tokenizer"], s["settings"], plan,
+                  cli.loss_settings(s["settings"], "student"), desc="bench")
 
 
 # ----------------------------------------------------------------------------- what is timed
@@ -145,7 +147,7 @@ def trainer_steps(s, steps):
     (distill.py's own loss functions, so that only the loop around them differs)."""
     teacher, settings = s["teacher"], s["settings"]
     run = new_run(s)
-    pairs = run["pairs"]["encoder"]
+    pairs = run.pairs["encoder"]
 
     class DistillationTrainer(tf.Trainer):
         def _get_train_sampler(self, *args):
@@ -166,7 +168,7 @@ def trainer_steps(s, steps):
         learning_rate=settings.lr, lr_scheduler_type="linear", warmup_steps=0, max_grad_norm=settings.max_grad_norm,
         optim="adamw_torch_fused", logging_steps=50, save_strategy="no", report_to="none", disable_tqdm=True,
         remove_unused_columns=False, use_cpu=s["device"].type == "cpu", bf16=s["device"].type == "cuda", seed=0)
-    DistillationTrainer(model=run["model"], args=arguments, train_dataset=first_epoch(s["rows"]),
+    DistillationTrainer(model=run.model, args=arguments, train_dataset=first_epoch(s["rows"]),
                         data_collator=lambda rows: data.collate(rows, s["tokenizer"].pad_token_id)).train()
 
 
@@ -175,7 +177,7 @@ def textbrewer_steps(s, steps):
     element-wise mean (ours: the authors' reduction), a different scale for the same work."""
     import textbrewer
     run, settings = new_run(s), s["settings"]
-    pairs = run["pairs"]["encoder"]
+    pairs = run.pairs["encoder"]
     matches = [{"layer_T": t, "layer_S": st, "feature": "hidden", "loss": "hidden_mse", "weight": 3 / len(pairs)}
                for st, t in pairs]
     distillation = textbrewer.DistillationConfig(temperature=1, hard_label_weight=1, kd_loss_type="ce",
@@ -187,11 +189,11 @@ def textbrewer_steps(s, steps):
         return {"logits": outputs.logits, "hidden": outputs.hidden_states, "inputs_mask": batch["attention_mask"],
                 "losses": outputs.loss}
     distiller = textbrewer.GeneralDistiller(train_config=training, distill_config=distillation,
-                                            model_T=s["teacher"], model_S=run["model"].to(s["device"]),
+                                            model_T=s["teacher"], model_S=run.model.to(s["device"]),
                                             adaptor_T=adaptor, adaptor_S=adaptor)
     loader = torch.utils.data.DataLoader(first_epoch(s["rows"]), batch_size=settings.batch_size,
                                          collate_fn=lambda rows: data.collate(rows, s["tokenizer"].pad_token_id))
-    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=settings.lr,
+    optimizer = torch.optim.AdamW([p for p in run.model.parameters() if p.requires_grad], lr=settings.lr,
                                   fused=True)
     # TextBrewer has no bf16 switch: autocast from outside
     with distiller, distill.autocast(s["device"], settings.bf16):

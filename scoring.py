@@ -2,7 +2,8 @@
 perplexity, and the two hub tasks of the decoder-only setting as lm-eval-harness scores them
 (HellaSwag: the log-likelihood of each ending; CoQA: exact match of greedy answers).
 
-Each function takes a model in eval mode and encoded rows (data.encode), and returns plain numbers.
+Each function takes a model in eval mode and encoded rows (data.encode), and returns plain numbers;
+evaluate() puts the model in eval mode and scores every split with the task's metric.
 """
 import math
 
@@ -91,3 +92,24 @@ def greedy_answers(model, rows, tokenizer, batch_size):
         total += sum(data.coqa_exact_match(row["answers"], answer.strip().split("\n")[0])
                      for row, answer in zip(chunk, answers))
     return {"exact_match": total / len(rows)}
+
+
+@torch.no_grad()
+def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length):
+    """Metrics per split ({'dev': {'accuracy': ...}}), the score that picks the best checkpoint
+    (first split, first metric), and the generated predictions (generation only, else None)."""
+    model.eval()
+    metrics, predictions = {}, None
+    for split, rows in splits.items():
+        if task["kind"] == "classification":
+            metrics[split] = classification_metrics(model, rows, task, tokenizer, batch_size)
+        elif task["kind"] == "language-modeling":
+            metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, batch_size)
+        else:
+            metrics[split], split_predictions = generation_metrics(model, rows, tokenizer, batch_size, num_beams,
+                                                                   max_length)
+            predictions = predictions or split_predictions
+    return metrics, metrics[next(iter(metrics))][task["metrics"][0]], predictions
+
+
+LANGUAGE_MODEL_METRICS = {"perplexity": perplexity, "acc": multiple_choice, "exact_match": greedy_answers}

@@ -7,8 +7,8 @@ import torch
 import transformers as tf
 
 import angles
-import data
 import distill
+import families
 from test_distill import WIDTH, args_for, make_run, tiny_bert, tiny_seq2seq
 
 
@@ -96,14 +96,14 @@ def test_narrow_student_states_go_through_the_learned_map():
 def model_dirs(tmp_path_factory):
     """A tiny teacher, a copy-init 2-layer student and a narrow student with one learned map."""
     root = tmp_path_factory.mktemp("angles")
-    tokenizer = tf.AutoTokenizer.from_pretrained(data.offline_teacher_path())
+    tokenizer = tf.AutoTokenizer.from_pretrained(families.minilm_path())
     teacher = tiny_bert(layers=4)
     distill.save_model(teacher, tokenizer, root / "teacher")
     student, _ = distill.build_student(teacher, "copy", {"encoder": 2})
     distill.save_model(student, tokenizer, root / "student")
     run = make_run(teacher, args_for("--student-layers", "2", "--student-width", "16", "--init", "random"),
                    "random", "last")
-    distill.save_model(run["model"], tokenizer, root / "narrow")  # maps only for the matched state: encoder_2
+    distill.save_model(run.model, tokenizer, root / "narrow")  # maps only for the matched state: encoder_2
     return root
 
 

@@ -12,7 +12,7 @@ import data
 import distill
 import families
 import scoring
-from test_distill import make_run, teacher_pass, train_a_few_steps
+from test_distill import make_run, student_loss, teacher_pass, train_a_few_steps
 from test_families import tiny_model
 
 DECODERS = ("llama", "qwen3", "gpt2")
@@ -39,13 +39,13 @@ def test_language_models_match_blocks_only_normalised_and_copy_what_they_match()
     teacher = tiny_model("qwen3", layers=4)
     plans = [distill.plan_run(teacher.config, args, "copy", strategy, 0, distill.Path(strategy))
              for strategy in ("forward", "reverse", "all-to-one")]
-    assert [p["pairs"] for p in plans] == [{"decoder": [(1, 2), (2, 4)]}, {"decoder": [(1, 4), (2, 2)]},
-                                           {"decoder": [(1, 2), (2, 2)]}]
-    assert all(p["copied"] == {"decoder": [2, 4]} for p in plans)  # copy list = forward selection
+    assert [p.pairs for p in plans] == [{"decoder": [(1, 2), (2, 4)]}, {"decoder": [(1, 4), (2, 2)]},
+                                        {"decoder": [(1, 2), (2, 2)]}]
+    assert all(p.copied == {"decoder": [2, 4]} for p in plans)  # copy list = forward selection
     assert "note" not in distill.describe_plans(plans, teacher.config)
     with_embeddings = distill.plan_run(teacher.config, lm_args("--match-embeddings", "yes"), "copy", "forward", 0,
                                        distill.Path("x"))
-    assert with_embeddings["pairs"] == {"decoder": [(0, 0), (1, 2), (2, 4)]}
+    assert with_embeddings.pairs == {"decoder": [(0, 0), (1, 2), (2, 4)]}
     asked = distill.plan_run(teacher.config, lm_args("--copy-from", "lower"), "copy", "forward", 0, distill.Path("x"))
     assert "x (decoder) copies teacher blocks [1, 2] but matches teacher layers [2, 4]" in \
         distill.describe_plans([asked], teacher.config)
@@ -73,17 +73,16 @@ def test_the_loss_masks_padding(model_type):
     teacher = tiny_model(model_type, layers=4).eval()
     args = lm_args()
     run = make_run(teacher, args, "random", "reverse")
-    run["model"].eval()  # no dropout: the two passes must agree
+    run.model.eval()  # no dropout: the two passes must agree
     batch = lm_batch()
-    loss, parts = distill.student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args)
+    loss, parts = student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args)
     assert set(parts) == {"ce", "kl", "hid"} and all(value > 0 for value in parts.values())
     changed = {**batch, "input_ids": batch["input_ids"].clone()}
     changed["input_ids"][1, 3:] = torch.tensor([40, 41, 42])  # new ids where the row is padded
-    again, _ = distill.student_loss(run, changed, teacher_pass(teacher, changed, [run], args), args)
+    again, _ = student_loss(run, changed, teacher_pass(teacher, changed, [run], args), args)
     assert torch.allclose(loss, again, atol=1e-6)
     changed["input_ids"][1, 1] = 40  # a real token does count
-    assert not torch.allclose(loss, distill.student_loss(run, changed, teacher_pass(teacher, changed, [run], args),
-                                                         args)[0])
+    assert not torch.allclose(loss, student_loss(run, changed, teacher_pass(teacher, changed, [run], args), args)[0])
 
 
 def test_kl_is_per_next_token_and_masked_like_ce():
@@ -104,7 +103,7 @@ def test_every_strategy_trains_and_the_loss_goes_down(model_type, strategy):
     run = make_run(teacher, args, "copy", strategy)
     batch = lm_batch()
     teacher_outputs = teacher_pass(teacher, batch, [run], args)
-    seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 6)
+    seen, parts = train_a_few_steps(run, lambda: student_loss(run, batch, teacher_outputs, args), 6)
     assert ("hid" in parts) == (strategy != "none")
     assert seen[-1] < seen[0]
 
@@ -114,14 +113,14 @@ def test_a_lora_student_trains_adapters_only_and_saves_as_a_plain_model(tmp_path
     teacher = tiny_model("llama", layers=4)
     args = lm_args("--lora", "4", "--lora-alpha", "8")
     run = make_run(teacher, args, "copy", "forward")
-    trainable = [name for name, p in run["model"].named_parameters() if p.requires_grad]
+    trainable = [name for name, p in run.model.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in name for name in trainable)
     batch = lm_batch()
-    train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args), 3)
-    run["model"].eval()
+    train_a_few_steps(run, lambda: student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args), 3)
+    run.model.eval()
     with torch.no_grad():
-        expected = run["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    distill.save_model(run["model"], tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()), tmp_path)
+        expected = run.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    distill.save_model(run.model, tf.AutoTokenizer.from_pretrained(families.minilm_path()), tmp_path)
     assert not list(tmp_path.glob("adapter_*"))
     loaded = tf.AutoModelForCausalLM.from_pretrained(tmp_path)
     assert type(loaded) is tf.LlamaForCausalLM and loaded.config.num_hidden_layers == 2
@@ -181,7 +180,7 @@ def test_multiple_choice_scores_as_lm_eval_harness():
 
 
 def test_scored_completion_scores_the_completion_only():
-    tokenizer = tf.AutoTokenizer.from_pretrained(data.offline_teacher_path())
+    tokenizer = tf.AutoTokenizer.from_pretrained(families.minilm_path())
     task = {"kind": "language-modeling"}
     (row,) = data.encode(task, [{"prompt": "the man went", "completion": " to the river"}], tokenizer, 64)
     scored = [tokenizer.convert_ids_to_tokens(t) for t in row["labels"] if t != -100]

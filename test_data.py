@@ -7,6 +7,7 @@ from importlib import metadata
 import pytest
 
 import data
+import families
 
 REAL_TASKS = ("rt-sentiment", "bible-paraphrase", "kjv-bbe", "bible-lm")
 
@@ -19,7 +20,7 @@ def tasks():
 @pytest.fixture(scope="module")
 def tokenizer():
     from transformers import AutoTokenizer
-    return AutoTokenizer.from_pretrained(data.offline_teacher_path())
+    return AutoTokenizer.from_pretrained(families.minilm_path())
 
 
 def books(rows):

@@ -9,8 +9,8 @@ import torch
 import transformers as tf
 from safetensors.torch import load_file
 
-import data
 import distill
+import families
 from test_distill import tiny_bert
 
 COMMON = ["--n-train", 64, "--max-steps", 6, "--max-length", 32, "--lr", "1e-3", "--init", "random",
@@ -24,7 +24,7 @@ def teacher_without_dropout(tmp_path_factory):
     teacher = tiny_bert(layers=4)
     teacher.config.hidden_dropout_prob = teacher.config.attention_probs_dropout_prob = 0.0
     teacher.save_pretrained(directory)
-    tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()).save_pretrained(directory)
+    tf.AutoTokenizer.from_pretrained(families.minilm_path()).save_pretrained(directory)
     return directory
 
 

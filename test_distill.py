@@ -54,15 +54,21 @@ def make_run(teacher, args, init="copy", strategy="forward", seed=0):
     return distill.make_run(teacher, plan, args)
 
 
-def teacher_pass(teacher, batch, runs, args, mixing_seed=0, ramp=1.0):
-    """The teacher's side of a step, as distill.train computes it."""
+def teacher_pass(teacher, batch, runs, args, mixing_seed=0, ramp=1.0, role="student"):
+    """The teacher's side of a step, as distill.train computes it (loss: the role's cli.loss_settings)."""
     with torch.no_grad():
-        return distill.teacher_pass(teacher, batch, runs, args, random.Random(mixing_seed), ramp)
+        return distill.teacher_pass(teacher, batch, runs, cli.loss_settings(args, role), random.Random(mixing_seed),
+                                    ramp)
+
+
+def student_loss(run, batch, teacher_outputs, args, role="student"):
+    """distill.student_loss with the loss that these settings give the role's stage."""
+    return distill.student_loss(run, batch, teacher_outputs, cli.loss_settings(args, role))
 
 
 def train_a_few_steps(run, loss_and_parts, steps):
     """AdamW steps on whatever loss_and_parts() returns; the losses seen, and the last parts."""
-    optimizer = torch.optim.AdamW([p for p in run["model"].parameters() if p.requires_grad], lr=1e-3)
+    optimizer = torch.optim.AdamW([p for p in run.model.parameters() if p.requires_grad], lr=1e-3)
     seen = []
     for _ in range(steps):
         loss, parts = loss_and_parts()
@@ -143,10 +149,10 @@ def test_width_projections_and_copy_width_error():
     teacher = tiny_bert(layers=4)
     args = args_for("--student-layers", "2", "--student-width", "16", "--init", "random")
     run = make_run(teacher, args, "random", "forward")
-    projections = run["model"].hidden_projections
+    projections = run.model.hidden_projections
     assert sorted(projections) == ["encoder_0", "encoder_1", "encoder_2"]
     assert all(p.weight.shape == (WIDTH, 16) and p.bias is None for p in projections.values())
-    loss, parts = distill.student_loss(run, random_batch(), teacher_pass(teacher, random_batch(), [run], args), args)
+    loss, parts = student_loss(run, random_batch(), teacher_pass(teacher, random_batch(), [run], args), args)
     loss.backward()
     assert projections["encoder_1"].weight.grad.abs().sum() > 0  # the projections are trained
     with pytest.raises(ValueError, match="copy init needs the teacher's width"):
@@ -201,7 +207,7 @@ def test_every_strategy_trains_and_the_loss_goes_down(strategy):
     run = make_run(teacher, args, "copy", strategy)
     batch = random_batch()
     teacher_outputs = teacher_pass(teacher, batch, [run], args)
-    seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 8)
+    seen, parts = train_a_few_steps(run, lambda: student_loss(run, batch, teacher_outputs, args), 8)
     assert ("hid" in parts) == (strategy != "none")
     assert seen[-1] < seen[0]
 
@@ -212,11 +218,11 @@ def test_encoder_decoder_students_match_both_stacks(kind):
     args = args_for("--student-layers", "2", "--temperature", "2", kind="generation")
     assert args.hid_reduction == "seq2seq"
     run = make_run(teacher, args, "random", "reverse")
-    assert run["pairs"] == {"encoder": [(0, 0), (1, 4), (2, 2)], "decoder": [(0, 0), (1, 4), (2, 2)]}
+    assert run.pairs == {"encoder": [(0, 0), (1, 4), (2, 2)], "decoder": [(0, 0), (1, 4), (2, 2)]}
     batch = random_batch(seq2seq=True)
     teacher_outputs = teacher_pass(teacher, batch, [run], args)
-    assert set(distill.hidden_states(teacher_outputs["outputs"], teacher.config)) == {"encoder", "decoder"}
-    seen, parts = train_a_few_steps(run, lambda: distill.student_loss(run, batch, teacher_outputs, args), 6)
+    assert set(teacher_outputs.hidden) == {"encoder", "decoder"}
+    seen, parts = train_a_few_steps(run, lambda: student_loss(run, batch, teacher_outputs, args), 6)
     assert parts["hid"].item() > 0 and seen[-1] < seen[0]
 
 
@@ -241,12 +247,12 @@ def test_a_held_encoder_takes_no_update_in_its_first_steps(steps, encoder_moves)
     teacher = tiny_seq2seq("bert2bert")
     args = args_for("--student-layers", "2", "--hold-encoder-steps", "2", kind="generation")
     run = make_run(teacher, args, "random", "none")
-    before = {name: p.detach().clone() for name, p in run["model"].named_parameters()}
+    before = {name: p.detach().clone() for name, p in run.model.named_parameters()}
     plan = {**distill.schedule(args, 8, "student"), "steps": steps, "eval_steps": set()}
     assert plan["hold_encoder_steps"] == 2 and distill.schedule(args, 8, "teacher")["hold_encoder_steps"] == 0
-    distill.train([run], None, seq2seq_rows(), {}, {"kind": "generation"}, types.SimpleNamespace(pad_token_id=0),
-                  args, plan, desc="test")
-    moved = {name for name, p in run["model"].named_parameters() if not torch.equal(p, before[name])}
+    distill.train([run], None, {"train": seq2seq_rows(), "dev": {}}, {"kind": "generation"},
+                  types.SimpleNamespace(pad_token_id=0), args, plan, cli.loss_settings(args, "student"), desc="test")
+    moved = {name for name, p in run.model.named_parameters() if not torch.equal(p, before[name])}
     assert any(name.startswith("decoder.") for name in moved)
     assert any(name.startswith("encoder.") for name in moved) == encoder_moves
 
@@ -396,13 +402,13 @@ def test_only_the_failing_student_stops_in_lockstep(tiny_teacher_dir):
     args = args_for("--student-layers", "2")
     runs = [make_run(teacher, args, "copy", strategy) for strategy in ("forward", "none")]
     with torch.no_grad():
-        runs[0]["model"].classifier.weight.fill_(float("nan"))  # as if an update had gone wrong
-    dev = {"dev": rows[:8]}
+        runs[0].model.classifier.weight.fill_(float("nan"))  # as if an update had gone wrong
     plan = {**distill.schedule(args, len(rows), "student"), "steps": 4, "eval_steps": {2, 4}}
-    distill.train(runs, teacher, rows, dev, task, tokenizer, args, plan, desc="test")
-    assert runs[0]["failed"].startswith("stopped at step 2: loss term ce is nan")
-    assert runs[1]["failed"] is None and [h["step"] for h in runs[1]["history"]] == [2, 4]
-    assert runs[0]["history"] == []  # a failed run is never evaluated
+    distill.train(runs, teacher, {"train": rows, "dev": {"dev": rows[:8]}}, task, tokenizer, args, plan,
+                  cli.loss_settings(args, "student"), desc="test")
+    assert runs[0].failed.startswith("stopped at step 2: loss term ce is nan")
+    assert runs[1].failed is None and [h["step"] for h in runs[1].history] == [2, 4]
+    assert runs[0].history == []  # a failed run is never evaluated
 
 
 @pytest.mark.parametrize("argv, message", [

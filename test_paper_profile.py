@@ -28,6 +28,7 @@ import cli
 import data
 import distill
 import experiments
+import families
 
 SWAPPED = ("out", "teacher-dir", "teacher-base")  # the flags this file replaces
 SHORT = ["--max-steps", "2", "--teacher-max-steps", "2"]  # the flags it adds
@@ -143,7 +144,7 @@ def bert_tokenizer():
     pieces the fake rows use (data.task_vocabulary): the same tokens, but the width ablation's
     five 576-wide students need not carry 30522 embedding rows each."""
     rows = [{"text": text} for text in all_text()]
-    return data.task_vocabulary(tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()),
+    return data.task_vocabulary(tf.AutoTokenizer.from_pretrained(families.minilm_path()),
                                 {"train": rows, "dev": {}})[0]
 
 

@@ -10,13 +10,13 @@ import torch
 import transformers as tf
 
 import cli
-import data
 import distill
+import families
 import losses
 import mapping
 import related
-from test_distill import args_for, make_run as make_student, random_batch, run_cli, teacher_pass, tiny_bert, \
-    tiny_seq2seq, train_a_few_steps
+from test_distill import args_for, make_run as make_student, random_batch, run_cli, student_loss, teacher_pass, \
+    tiny_bert, tiny_seq2seq, train_a_few_steps
 
 OBJECTIVES = ("hidden", "attention", "attention+value", "attention-scores", "qkv-relations", "kd-only")
 
@@ -26,10 +26,10 @@ def make_run(teacher, *flags, init="copy", strategy="forward"):
     return make_student(teacher, args, init, strategy), args
 
 
-def losses_with(run, teacher, batch, args, lam_seed=0, ramp=1.0):
+def losses_with(run, teacher, batch, args, lam_seed=0, ramp=1.0, role="student"):
     """student_loss as train() calls it, with a chosen mixing seed and consistency ramp."""
-    teacher_side = teacher_pass(teacher, batch, [run], args, lam_seed, ramp)
-    return distill.student_loss(run, batch, teacher_side, args), teacher_side
+    teacher_outputs = teacher_pass(teacher, batch, [run], args, lam_seed, ramp, role)
+    return student_loss(run, batch, teacher_outputs, args, role), teacher_outputs
 
 
 def projections(query, key, value=None):
@@ -67,7 +67,7 @@ def test_attention_loss_is_zero_for_a_full_copy_and_positive_otherwise(objective
     teacher = sharp_bert()
     for layers, strategy, zero in ((4, "forward", True), (2, "reverse", False)):
         run, args = make_run(teacher, "--objective", objective, "--student-layers", str(layers), strategy=strategy)
-        run["model"].eval()  # no dropout: the copied blocks compute exactly the teacher's attention
+        run.model.eval()  # no dropout: the copied blocks compute exactly the teacher's attention
         (loss, parts), _ = losses_with(run, teacher, random_batch(), args)
         assert "hid" not in parts
         assert (parts["att"].item() == pytest.approx(0.0, abs=1e-6)) == zero
@@ -144,7 +144,7 @@ def test_attention_pairs_skip_the_embeddings_and_head_counts_must_agree():
     teacher = tiny_bert(layers=4)
     run, args = make_run(teacher, "--objective", "attention", "--student-layers", "2", "--student-width", "16",
                          init="random")
-    assert not hasattr(run["model"], "hidden_projections")  # projections only serve hidden states
+    assert not hasattr(run.model, "hidden_projections")  # projections only serve hidden states
     (loss, parts), _ = losses_with(run, teacher, random_batch(), args)
     assert parts["att"].item() > 0
 
@@ -155,14 +155,14 @@ def test_copy_from_lower_and_upper_under_every_objective(objective):
     teacher = tiny_bert(layers=4)
     for copy_from, blocks in (("lower", [1, 2]), ("upper", [3, 4])):
         run, args = make_run(teacher, "--objective", objective, "--student-layers", "2", "--copy-from", copy_from)
-        assert run["copied"] == {"encoder": blocks}
+        assert run.plan.copied == {"encoder": blocks}
         for student_block, teacher_block in enumerate(blocks):
-            assert torch.equal(run["model"].bert.encoder.layer[student_block].attention.self.query.weight,
+            assert torch.equal(run.model.bert.encoder.layer[student_block].attention.self.query.weight,
                                teacher.bert.encoder.layer[teacher_block - 1].attention.self.query.weight)
         (loss, parts), _ = losses_with(run, teacher, random_batch(), args)
         loss.backward()
         assert torch.isfinite(loss)
-        assert run["pairs"]["encoder"] == ([] if objective == "kd-only" else [(0, 0), (1, 2), (2, 4)])
+        assert run.pairs["encoder"] == ([] if objective == "kd-only" else [(0, 0), (1, 2), (2, 4)])
 
 
 # ------------------------------------------------------------------ CR-ILD: mixed inputs
@@ -177,7 +177,7 @@ def test_mixed_inputs_mix_embedding_outputs_or_masks_and_are_the_same_for_teache
     teacher = tiny_bert(layers=4)
     teacher.eval()
     run, args = make_run(teacher, "--supplementary", "mixup", "--student-layers", "2")
-    student = run["model"]
+    student = run.model
     student.eval()
     batch, lam = random_batch(), 0.7
     batch["attention_mask"][3, 4:] = 0  # row 3 padded from 4 on, row 0 (its partner) from 5 on
@@ -189,9 +189,9 @@ def test_mixed_inputs_mix_embedding_outputs_or_masks_and_are_the_same_for_teache
     assert torch.equal(mask, torch.maximum(batch["attention_mask"], batch["attention_mask"].flip(0)))
     # the teacher mixes with the same lambda and order (copied embeddings: the very same mixed input)
     extras = teacher_pass(teacher, batch, [run], args)
-    again, _, _ = related.mixed_forward(student, batch, extras["lam"], [])
-    assert extras["lam"] == related.mixing_weight(random.Random(0))
-    assert torch.allclose(extras["mixed"]["hidden"]["encoder"][0], again.hidden_states[0], atol=1e-6)
+    again, _, _ = related.mixed_forward(student, batch, extras.lam, [])
+    assert extras.lam == related.mixing_weight(random.Random(0))
+    assert torch.allclose(extras.mixed_hidden["encoder"][0], again.hidden_states[0], atol=1e-6)
 
 
 def test_matching_moves_to_the_mixed_inputs():
@@ -199,10 +199,10 @@ def test_matching_moves_to_the_mixed_inputs():
     teacher.eval()
     for objective, name in (("hidden", "hid"), ("attention", "att")):
         run, args = make_run(teacher, "--supplementary", "mixup", "--objective", objective, "--student-layers", "4")
-        run["model"].eval()
+        run.model.eval()
         (loss, parts), extras = losses_with(run, teacher, random_batch(), args)
         assert parts[name].item() == pytest.approx(0.0, abs=1e-5)  # full copy: identical on the mixed inputs too
-        assert extras["lam"] >= 0.5 and "mixed" in extras
+        assert extras.lam >= 0.5 and extras.mixed_hidden is not None
 
 
 # ------------------------------------------------------------------ CR-ILD: consistency
@@ -216,13 +216,13 @@ def test_consistency_term_is_zero_in_the_first_epoch_then_hand_computed_and_adde
     teacher = tiny_bert(layers=4)
     teacher.eval()
     run, args = make_run(teacher, "--supplementary", "mixup", "--consistency", "0.1", "--student-layers", "2")
-    student = run["model"]
+    student = run.model
     student.eval()  # deterministic passes, so the term can be recomputed by hand
     batch = random_batch()
     (first_loss, first), _ = losses_with(run, teacher, batch, args, ramp=0.0)
     assert first["ic"].item() == 0.0
     (loss, parts), extras = losses_with(run, teacher, batch, args, ramp=0.5)
-    lam, mask = extras["lam"], batch["attention_mask"]
+    lam, mask = extras.lam, batch["attention_mask"]
     clean = student(input_ids=batch["input_ids"], attention_mask=mask, output_hidden_states=True).hidden_states[-1]
     mixed = related.mixed_forward(student, batch, lam, [])[0].hidden_states[-1]
 
@@ -254,7 +254,7 @@ def test_every_objective_trains_and_the_loss_goes_down(objective, supplementary)
     teacher = sharp_bert()
     flags = ["--objective", objective, "--student-layers", "2", "--supplementary", supplementary]
     run, args = make_run(teacher, *flags, *(["--consistency", "0.1"] if supplementary == "mixup" else []))
-    run["model"].eval()  # no dropout: 8 steps on one batch must lower a deterministic loss
+    run.model.eval()  # no dropout: 8 steps on one batch must lower a deterministic loss
     batch = random_batch()  # the same mixing weight every step:
     losses, parts = train_a_few_steps(run, lambda: losses_with(run, teacher, batch, args)[0], 8)
     expected = {"hid"} if objective == "hidden" else set() if objective == "kd-only" else {"att"}
@@ -284,26 +284,24 @@ def test_stage_one_counts_only_matching_and_stage_two_only_ce_and_kd():
     args = args_for("--student-layers", "2", "--stage1-epochs", "1", "--a-ce", "0.5", "--a-kl", "0.5",
                     "--temperature", "2")
     run = make_student(teacher, args, "copy", "forward")
-    run["model"].eval()
+    run.model.eval()
     batch = random_batch()
-    stage1 = cli.stage_settings(args, 1)
-    (loss, parts), _ = losses_with(run, teacher, batch, stage1)
+    (loss, parts), _ = losses_with(run, teacher, batch, args, role="stage1")
     assert set(parts) == {"ce", "kl", "hid"} and parts["ce"].item() > 0 and parts["kl"].item() > 0
     assert loss.item() == pytest.approx(3.0 * parts["hid"].item(), rel=1e-6)  # a_hid * L_hid alone
-    run["needs_hidden"] = False  # as train_stage1 leaves it
-    (loss, parts), _ = losses_with(run, teacher, batch, cli.stage_settings(args, 2))
+    (loss, parts), _ = losses_with(run, teacher, batch, args, role="student")  # stage 2
     assert set(parts) == {"ce", "kl"}
     with torch.no_grad():
-        student_logits = run["model"](input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        student_logits = run.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
         teacher_logits = teacher(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     p_t, log_p_s = torch.softmax(teacher_logits / 2, -1), torch.log_softmax(student_logits / 2, -1)
     kd = 4 * (p_t * (p_t.log() - log_p_s)).sum(-1).mean()  # T^2 KL, averaged over the batch
     ce = torch.nn.functional.cross_entropy(student_logits, batch["labels"])
     assert loss.item() == pytest.approx(0.5 * ce.item() + 0.5 * kd.item(), rel=1e-5)
     # stage 2 drops CR-ILD's mixed inputs and consistency term as well
-    crild = cli.stage_settings(args_for("--supplementary", "mixup", "--consistency", "0.1",
-                                            "--stage1-epochs", "1"), 2)
-    assert (crild.objective, crild.supplementary, crild.consistency) == ("kd-only", "none", 0.0)
+    crild = cli.loss_settings(args_for("--supplementary", "mixup", "--consistency", "0.1", "--stage1-epochs", "1"),
+                              "student")
+    assert (crild.objective, crild.supplementary, crild.weights["ic"]) == ("kd-only", "none", 0.0)
 
 
 def test_stage_one_schedule_has_its_own_length_and_no_evaluation():
@@ -348,7 +346,7 @@ def pretrained_dir(tmp_path_factory):
     directory = tmp_path_factory.mktemp("pretrained")
     torch.manual_seed(5)
     tf.BertForMaskedLM(tiny_bert(layers=4).config).save_pretrained(directory)
-    tf.AutoTokenizer.from_pretrained(data.offline_teacher_path()).save_pretrained(directory)
+    tf.AutoTokenizer.from_pretrained(families.minilm_path()).save_pretrained(directory)
     return directory
 
 
@@ -359,8 +357,8 @@ def test_copy_source_pretrained_copies_the_base_not_the_fine_tuned_teacher(pretr
     args = args_for("--student-layers", "2", "--copy-source", "pretrained", "--copy-from", "lower",
                     "--teacher-base", str(pretrained_dir))
     plan = distill.plan_run(teacher.config, args, "copy", "last", 0, distill.Path("x"))
-    student = distill.make_run(teacher, plan, args, distill.copy_source(teacher, task, args))["model"]
-    assert plan["copied"] == {"encoder": [1, 2]} and plan["pairs"] == {"encoder": [(2, 4)]}
+    student = distill.make_run(teacher, plan, args, distill.copy_source(teacher, task, args)).model
+    assert plan.copied == {"encoder": [1, 2]} and plan.pairs == {"encoder": [(2, 4)]}
     for block in (0, 1):  # the bottom blocks of the pre-trained model, as CR-ILD's pkd_initialization
         assert torch.equal(student.bert.encoder.layer[block].output.dense.weight,
                            base.encoder.layer[block].output.dense.weight)
