@@ -217,9 +217,9 @@ def measure(teacher, student, batches, plan, projections):
     totals = {}
     for batch in batches:
         inputs = data.model_inputs(batch)
-        teacher_states = distill.hidden_states(teacher(**inputs, output_hidden_states=True), teacher.config)
-        student_states = distill.hidden_states(student(**inputs, output_hidden_states=True), student.config)
-        for stack, mask in distill.token_masks(batch, teacher.config).items():
+        teacher_states = families.hidden_states(teacher(**inputs, output_hidden_states=True), teacher.config)
+        student_states = families.hidden_states(student(**inputs, output_hidden_states=True), student.config)
+        for stack, mask in families.token_masks(batch, teacher.config).items():
             part = stack_sums(teacher_states[stack], student_states[stack], mask, plan[stack], projections, stack)
             totals[stack] = add_sums(totals.get(stack), part)
     return totals

@@ -5,6 +5,7 @@ the defaults that depend on the task, resolved once.
     names = cli.run_names(args)              # every student to train; bad flags refused here
     settings = cli.resolve_settings(args, task)  # task-dependent defaults filled in, then never changed
     loss = cli.loss_settings(settings, "student")  # what the students' loss adds up (per training stage)
+    directory, ready = cli.teacher_directory(task, settings)  # where the teacher is, and is it there yet
 
 Nothing here loads a model or data: a bad flag ends before any work with one line that names
 the problem and the fix.
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+import data
 import families
 import losses
 import mapping
@@ -264,6 +266,27 @@ def default_teacher_base(task):
     if task["offline"]:
         return "minilm"
     return {"dart": "facebook/bart-large", "wmt16-en-ro": "t5-base"}.get(task["name"], "bert-base-uncased")
+
+
+def teacher_directory(task, settings):
+    """Where the fine-tuned teacher is, and whether it is there already (--teacher, or fine-tuned before)."""
+    base = Path(settings.teacher_base).name
+    directory = Path(settings.teacher or settings.teacher_dir or Path("runs", "teachers", f"{task['name']}-{base}"))
+    return directory, bool(settings.teacher) or (directory / "metrics.json").exists()
+
+
+def scale_note(task, teacher_base):
+    """What kind of experiment a run is, written into every metrics.json and table."""
+    if task["name"] == "local":
+        return "local data files"
+    if not task["offline"]:
+        return "paper setup (hub models and data)"
+    about = f"task {task['name']} ({data.TASKS[task['name']]['about']})"
+    if teacher_base == "mpnet":  # bash run_all.sh mpnet: the paper's teacher size, for a bigger machine
+        return (f"OFFLINE profile: packaged 12-layer MPNet teacher (all-mpnet-base-v2, the paper's teacher size), "
+                f"{about}. Smaller real tasks than the paper's, not the paper's setup.")
+    teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
+    return f"OFFLINE profile: {teacher}, {about}, short CPU training. A smaller real experiment, not the paper's setup."
 
 
 @dataclasses.dataclass(frozen=True)

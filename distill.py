@@ -51,26 +51,12 @@ import scoring
 
 
 # ----------------------------------------------------------------------------- 1. the teacher
-def teacher_directory(task, settings):
-    """Where the fine-tuned teacher is, and whether it is there already (--teacher, or fine-tuned before)."""
-    base = Path(settings.teacher_base).name
-    directory = Path(settings.teacher or settings.teacher_dir or Path("runs", "teachers", f"{task['name']}-{base}"))
-    return directory, bool(settings.teacher) or (directory / "metrics.json").exists()
-
-
-def teacher_config(task, settings):
-    """The teacher's config, read before any weights: every check that needs only the teacher's
-    shape (depths, pairs) runs on it, before a teacher is fine-tuned."""
-    directory, ready = teacher_directory(task, settings)
-    return families.read_config(directory) if ready else families.pretrained_config(settings.teacher_base, task["kind"])
-
-
 def get_teacher(task, settings, encoded):
     """The fine-tuned teacher: --teacher DIR, a saved one in --teacher-dir, or fine-tune now.
     Returns (teacher, tokenizer, its dev metrics, its directory). A generation teacher has targets
     and beams of its own (--teacher-max-target-length, --teacher-num-beams)."""
     import transformers as tf
-    directory, ready = teacher_directory(task, settings)
+    directory, ready = cli.teacher_directory(task, settings)
     if ready:
         teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
         families.check_label_order(teacher.config, task.get("label_names"))
@@ -90,11 +76,11 @@ def get_teacher(task, settings, encoded):
         teacher = families.with_lora(teacher, settings.teacher_lora, settings.lora_alpha, settings.lora_dropout,
                                      settings.lora_targets)
     rows = encoded(tokenizer, settings.teacher_max_target_length)
-    plan = schedule(settings, len(rows["train"]), "teacher")
+    stage = schedule(settings, len(rows["train"]), "teacher")
     run = Run(teacher, seed=settings.teacher_seed, data_seed=settings.teacher_seed)
-    print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {plan['steps']} steps -> {directory}")
+    print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {stage['steps']} steps -> {directory}")
     started = time.time()
-    train([run], None, rows, task, tokenizer, settings, plan, cli.loss_settings(settings, "teacher"), desc="teacher")
+    train([run], None, rows, task, tokenizer, settings, stage, cli.loss_settings(settings, "teacher"), desc="teacher")
     if run.failed:
         raise ValueError(f"teacher fine-tuning {run.failed}")
     if processes.is_main():  # only rank 0 evaluated; it saves the best checkpoint
@@ -102,7 +88,7 @@ def get_teacher(task, settings, encoded):
         teacher = families.plain_model(teacher)
         save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
-                                                "metrics": run.best.metrics, "steps": plan["steps"],
+                                                "metrics": run.best.metrics, "steps": stage["steps"],
                                                 "best_step": run.best.step, "history": run.history,
                                                 "dev_rows": {split: len(r) for split, r in rows["dev"].items()},
                                                 "lr": settings.teacher_lr, "seed": settings.teacher_seed,
@@ -155,26 +141,6 @@ def plan_run(config, settings, init, strategy, seed, out):
     if settings.objective == "kd-only":  # vanilla KD (Wang et al. 2023): the strategy's pairs are not used
         pairs = {stack: [] for stack in pairs}
     return Plan(out.name, out, init, "pairs" if settings.pairs else strategy, seed, depths, pairs, copied or None)
-
-
-def describe_plans(plans, config):
-    """The mapping and copy plan of every student, as a markdown table printed before training,
-    and a note wherever copied blocks and matched teacher layers differ (only when asked for with
-    --copy-from or --pairs: the authors' LLM code copied blocks 1, 5, 10, ... of 36 but matched
-    4, 8, 12, ..., a defect not reproduced here)."""
-    rows = [f"teacher: {families.stack_depths(config)} blocks; hidden state 0 = embeddings",
-            "| run | stack | pairs (student<-teacher) | copied teacher blocks |", "|---|---|---|---|"]
-    notes = []
-    for plan in plans:
-        for stack, pairs in plan.pairs.items():
-            copied = plan.copied[stack] if plan.copied else "none (random init)"
-            rows.append(f"| {plan.name} | {stack} | {mapping.format_pairs(pairs)} | {copied} |")
-            matched = sorted(t for s, t in pairs if s > 0)
-            matching_selection = plan.strategy in ("forward", "reverse", "random", "pairs")
-            if plan.copied and matching_selection and matched != sorted(copied):
-                notes.append(f"note: {plan.name} ({stack}) copies teacher blocks {copied} but matches teacher "
-                             f"layers {matched}")
-    return "\n".join(rows + notes)
 
 
 def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0, copied=None, source=None):
@@ -306,43 +272,6 @@ def random_stream(run, device):
 
 
 # ----------------------------------------------------------------------------- 3. the loss
-def hidden_states(outputs, config):
-    """{stack: tuple of hidden states}, index 0 = embeddings: 'encoder' (classifiers), 'encoder' and
-    'decoder' (seq2seq), 'decoder' (decoder-only LMs, whose last state is after the final norm, as
-    Hugging Face returns it and the authors' LLM code matches it)."""
-    if getattr(outputs, "encoder_hidden_states", None) is not None:
-        return {"encoder": outputs.encoder_hidden_states, "decoder": outputs.decoder_hidden_states}
-    (stack,) = families.stack_depths(config)
-    return {stack: outputs.hidden_states}
-
-
-def token_masks(batch, config):
-    """Which positions are real tokens, per stack (padding is never matched).
-
-    A decoder-only LM matches every real token, the prompt's too (the authors' LLM code: the
-    attention mask). An encoder-decoder's decoder mask is every real target position; the
-    authors' T5 code masks with `decoder_input_ids != pad`, which drops target position 0
-    (T5's decoder start token is the pad token): we keep that position.
-    """
-    if families.predicts_next_token(config):
-        return {"decoder": batch["attention_mask"]}
-    masks = {"encoder": batch["attention_mask"]}
-    if batch["labels"].dim() == 2:
-        masks["decoder"] = (batch["labels"] != -100).long()
-    return masks
-
-
-def scored_logits(logits, batch, config):
-    """The logits CE scores and their mask, aligned: a decoder-only LM's position i predicts token
-    i + 1, scored where labels[i + 1] != -100 (the shift inside the model's own CE); a seq2seq
-    model's logits line up with its labels; a classifier has one row per example (mask None)."""
-    if families.predicts_next_token(config):
-        return logits[:, :-1], (batch["labels"][:, 1:] != -100).long()
-    if batch["labels"].dim() == 2:
-        return logits, (batch["labels"] != -100).long()
-    return logits, None
-
-
 def projections(model):
     """The width maps' weights per stack and student index (None for a student of the teacher's width)."""
     maps = getattr(model, "hidden_projections", None)
@@ -359,7 +288,7 @@ def projections(model):
 class TeacherOutputs:
     """The teacher's outputs on one batch (teacher_pass), shared by every student of the batch."""
     logits: torch.Tensor
-    hidden: dict | None  # {stack: hidden states} (hidden_states), when some student matches them
+    hidden: dict | None  # {stack: hidden states} (families.hidden_states), when some student matches them
     attention: dict  # the Q/K/V projections of the blocks attention transfer matches (related.py)
     ramp: float  # CR-ILD's consistency ramp at this step (related.consistency_ramp)
     lam: float | None = None  # --supplementary mixup: this step's mixing weight,
@@ -374,8 +303,9 @@ def teacher_pass(teacher, batch, runs, loss, mixing_rng, ramp):
     matched = any(any(run.pairs.values()) for run in runs)
     with related.capture_attention(teacher, [] if loss.supplementary == "mixup" else blocks) as attention:
         outputs = teacher(**data.model_inputs(batch), output_hidden_states=matched)
-    return TeacherOutputs(outputs.logits, hidden_states(outputs, teacher.config) if matched else None, attention,
-                          ramp, **related.teacher_mixed(teacher, batch, blocks, loss.supplementary, mixing_rng))
+    hidden = families.hidden_states(outputs, teacher.config) if matched else None
+    return TeacherOutputs(outputs.logits, hidden, attention, ramp,
+                          **related.teacher_mixed(teacher, batch, blocks, loss.supplementary, mixing_rng))
 
 
 def student_loss(run, batch, teacher_outputs, loss):
@@ -392,21 +322,21 @@ def student_loss(run, batch, teacher_outputs, loss):
     with related.capture_attention(run.model, blocks if on_clean_batch else []) as attention:
         model = run.wrapped if run.wrapped is not None else run.model
         outputs = model(**data.model_inputs(batch), output_hidden_states=needs_hidden)
-    parts = {"ce": outputs.loss}
+    parts = {"ce": outputs.loss}  # CE(gold), from the batch's labels
     if teacher_outputs is not None:
         config, maps = run.model.config, projections(run.model)
-        student_logits, scored = scored_logits(outputs.logits, batch, config)
-        parts["kl"] = losses.kd_loss(student_logits, scored_logits(teacher_outputs.logits, batch, config)[0],
-                                     loss.temperature, scored)
-        if matches_hidden:
-            parts["hid"] = losses.stacks_hidden_loss(hidden_states(outputs, config), teacher_outputs.hidden, run.pairs,
-                                                     token_masks(batch, config), loss.hid_reduction, loss.hid_norm,
-                                                     maps)
+        student_logits, mask = families.scored_logits(outputs.logits, batch, config)
+        teacher_logits, _ = families.scored_logits(teacher_outputs.logits, batch, config)
+        parts["kl"] = losses.kd_loss(student_logits, teacher_logits, loss.temperature, mask)
+        if matches_hidden:  # L_hid: (s - t)^2 over the matched pairs' real tokens, reduced as the authors' code
+            parts["hid"] = losses.stacks_hidden_loss(families.hidden_states(outputs, config), teacher_outputs.hidden,
+                                                     run.pairs, families.token_masks(batch, config),
+                                                     loss.hid_reduction, loss.hid_norm, maps)
         parts.update(related.terms(run, batch, outputs, attention, teacher_outputs, loss, maps))
     return sum(loss.weights[name] * value for name, value in parts.items()), parts
 
 
-# ----------------------------------------------------------------------------- 4. the training loop
+# ----------------------------------------------------------------------------- 3. the training loop
 def autocast(device, enabled):
     """bf16 autocast (--bf16; auto: CUDA only). Softmax, log-softmax and layer norm stay fp32 under it."""
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
@@ -487,9 +417,9 @@ def batch_stream(rows, batch_size, pad_id, seed, order):
             yield batch
 
 
-def train(runs, teacher, rows, task, tokenizer, settings, plan, loss, desc):
-    """Train every run in lockstep on rows['train'] for plan['steps'] steps (plan: schedule(); loss:
-    cli.loss_settings), scoring rows['dev'] at plan['eval_steps'] and keeping each run's best checkpoint.
+def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc):
+    """Train every run in lockstep on rows['train'] for stage['steps'] steps (stage: schedule(); loss:
+    cli.loss_settings), scoring rows['dev'] at stage['eval_steps'] and keeping each run's best checkpoint.
 
     Runs of the same data seed form a group: one batch and one teacher pass per group and step.
     A run whose loss turns non-finite is stopped (run.failed says why); the others go on.
@@ -499,16 +429,16 @@ def train(runs, teacher, rows, task, tokenizer, settings, plan, loss, desc):
         run.model.to(device).train()
         run.wrapped = processes.wrap_for_training(run.model, device)
         params = [p for p in run.model.parameters() if p.requires_grad]
-        run.optimizer = make_optimizer(params, plan["optimizer"], plan["lr"], settings.weight_decay)
-        run.scheduler = linear_schedule(run.optimizer, plan["warmup_steps"], plan["steps"])
+        run.optimizer = make_optimizer(params, stage["optimizer"], stage["lr"], settings.weight_decay)
+        run.scheduler = linear_schedule(run.optimizer, stage["warmup_steps"], stage["steps"])
         run.loss_sums = {}
     if teacher is not None:
         teacher.to(device).eval()
     groups = [{"runs": [r for r in runs if r.data_seed == seed], "mixing_rng": random.Random(seed),
-               "batches": batch_stream(rows["train"], plan["batch_size"], tokenizer.pad_token_id, seed,
+               "batches": batch_stream(rows["train"], stage["batch_size"], tokenizer.pad_token_id, seed,
                                        settings.batch_order)}
               for seed in sorted({r.data_seed for r in runs})]
-    total_steps, eval_steps, logged = plan["steps"], plan["eval_steps"], 0
+    total_steps, eval_steps, logged = stage["steps"], stage["eval_steps"], 0
     progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=not processes.is_main() or None)
     for step in range(1, total_steps + 1):
         for group in groups:
@@ -519,13 +449,13 @@ def train(runs, teacher, rows, task, tokenizer, settings, plan, loss, desc):
                 # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
                 # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
                 with torch.no_grad(), autocast(device, settings.bf16):
-                    ramp = related.consistency_ramp(step - 1, plan["steps_per_epoch"], total_steps)
+                    ramp = related.consistency_ramp(step - 1, stage["steps_per_epoch"], total_steps)
                     teacher_outputs = teacher_pass(teacher, batch, active, loss, group["mixing_rng"], ramp)
             for run in active:
                 with random_stream(run, device), autocast(device, settings.bf16):
                     total, parts = student_loss(run, batch, teacher_outputs, loss)
                 total.backward()
-                if step <= plan["hold_encoder_steps"]:
+                if step <= stage["hold_encoder_steps"]:
                     hold_encoder(run.model)
                 torch.nn.utils.clip_grad_norm_(run.model.parameters(), settings.max_grad_norm)
                 run.optimizer.step()
@@ -540,7 +470,7 @@ def train(runs, teacher, rows, task, tokenizer, settings, plan, loss, desc):
         if step in eval_steps and processes.is_main():  # under torchrun the others wait for rank 0 at the next step
             for run in runs:
                 if not run.failed:
-                    record_evaluation(run, step, rows["dev"], task, tokenizer, settings, plan["role"])
+                    record_evaluation(run, step, rows["dev"], task, tokenizer, settings, stage["role"])
             scores = " ".join(f"{r.history[-1]['score']:.3f}" for r in runs if r.history)
             progress.set_postfix(dev=scores)
             if progress.disable:  # no bar (output not a terminal, e.g. run_all.log): one line per evaluation
@@ -578,32 +508,15 @@ def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
     run.model.train()
 
 
-# ----------------------------------------------------------------------------- 5. evaluation
+# ----------------------------------------------------------------------------- 4. evaluation and outputs
 def evaluate(model, rows, task, tokenizer, settings, role="student"):
     """Metrics per split, the score that picks the best checkpoint, and predictions (scoring.evaluate).
-    A generation teacher decodes with its own beams and target length: the authors' BART teacher
-    trains on 256-token targets, its students on 128; their T5 teacher validates with beam 2, its
-    students with 4."""
+    A generation teacher decodes with beams and a target length of its own (--teacher-num-beams)."""
     teacher = role == "teacher"
     num_beams = settings.teacher_num_beams if teacher else settings.num_beams
     max_target_length = settings.teacher_max_target_length if teacher else settings.max_target_length
     return scoring.evaluate(model, rows, task, tokenizer, 2 * settings.batch_size, num_beams,
                             max_target_length or settings.max_length)
-
-
-# ----------------------------------------------------------------------------- 6. outputs
-def scale_note(task, teacher_base):
-    """What kind of experiment a run is, written into every metrics.json and table."""
-    if task["name"] == "local":
-        return "local data files"
-    if not task["offline"]:
-        return "paper setup (hub models and data)"
-    about = f"task {task['name']} ({data.TASKS[task['name']]['about']})"
-    if teacher_base == "mpnet":  # bash run_all.sh mpnet: the paper's teacher size, for a bigger machine
-        return (f"OFFLINE profile: packaged 12-layer MPNet teacher (all-mpnet-base-v2, the paper's teacher size), "
-                f"{about}. Smaller real tasks than the paper's, not the paper's setup.")
-    teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
-    return f"OFFLINE profile: {teacher}, {about}, short CPU training. A smaller real experiment, not the paper's setup."
 
 
 def write_json(path, payload):
@@ -639,7 +552,7 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
     (plan.out / "log.txt").write_text("\n".join(json.dumps(line) for line in run.log + run.history) + "\n")
     write_json(plan.out / "metrics.json", {
         "task": task["name"], "kind": task["kind"], "offline": task["offline"],
-        "scale": scale_note(task, settings.teacher_base),
+        "scale": cli.scale_note(task, settings.teacher_base),
         "strategy": plan.strategy, "init": plan.init, "seed": plan.seed, "data_seed": run.data_seed,
         "student_layers": plan.depths, "student_width": settings.student_width or summary["teacher_width"],
         "pairs": plan.pairs, "copied_blocks": plan.copied,
@@ -660,12 +573,16 @@ def distill(args, names):
     if not todo:
         print(f"all runs already finished in {args.out} (pass --overwrite to redo them)")
         return 0
-    config = teacher_config(task, settings)
+    # the teacher's config, read before any weights: every check that needs only its shape (depths,
+    # pairs) runs on it, before a teacher is fine-tuned
+    directory, ready = cli.teacher_directory(task, settings)
+    config = (families.read_config(directory) if ready
+              else families.pretrained_config(settings.teacher_base, task["kind"]))
     families.check_task_kind(config, task["kind"])
     related.check_teacher(config, settings.objective, settings.supplementary)
     plans = [plan_run(config, settings, *combo) for combo in todo]
-    print(describe_plans(plans, config))
-    print(scale_note(task, settings.teacher_base))
+    print(mapping.describe_plans(plans, families.stack_depths(config)))
+    print(cli.scale_note(task, settings.teacher_base))
 
     @functools.lru_cache(maxsize=1)  # the teacher's fine-tuning and the students share one tokenisation
     def encoded(tokenizer, max_target_length):  # unless the teacher has targets of its own length
@@ -687,10 +604,10 @@ def distill(args, names):
         for run in runs:
             run.log = [{"stage": 1, **line} for line in run.log]
         stage1_steps = stage1["steps"]
-    plan = schedule(settings, len(rows["train"]), "student")
-    train([run for run in runs if not run.failed], teacher, rows, task, tokenizer, settings, plan,
+    stage = schedule(settings, len(rows["train"]), "student")
+    train([run for run in runs if not run.failed], teacher, rows, task, tokenizer, settings, stage,
           cli.loss_settings(settings, "student"), desc=f"{len(runs)} student(s)")
-    summary = {"steps": plan["steps"], "stage1_steps": stage1_steps,
+    summary = {"steps": stage["steps"], "stage1_steps": stage1_steps,
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
                "teacher_width": next(iter(families.stack_widths(teacher.config).values())),

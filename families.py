@@ -108,6 +108,43 @@ def stack_widths(config):
     return {stack: attribute(config, fields["width"]) for stack, fields in family(config)["stacks"].items()}
 
 
+def hidden_states(outputs, config):
+    """{stack: tuple of hidden states}, index 0 = embeddings: 'encoder' (classifiers), 'encoder' and
+    'decoder' (seq2seq), 'decoder' (decoder-only LMs, whose last state is after the final norm, as
+    Hugging Face returns it and the authors' LLM code matches it)."""
+    if getattr(outputs, "encoder_hidden_states", None) is not None:
+        return {"encoder": outputs.encoder_hidden_states, "decoder": outputs.decoder_hidden_states}
+    (stack,) = stack_depths(config)
+    return {stack: outputs.hidden_states}
+
+
+def token_masks(batch, config):
+    """Which positions are real tokens, per stack (padding is never matched).
+
+    A decoder-only LM matches every real token, the prompt's too (the authors' LLM code: the
+    attention mask). An encoder-decoder's decoder mask is every real target position; the
+    authors' T5 code masks with `decoder_input_ids != pad`, which drops target position 0
+    (T5's decoder start token is the pad token): we keep that position.
+    """
+    if predicts_next_token(config):
+        return {"decoder": batch["attention_mask"]}
+    masks = {"encoder": batch["attention_mask"]}
+    if batch["labels"].dim() == 2:
+        masks["decoder"] = (batch["labels"] != -100).long()
+    return masks
+
+
+def scored_logits(logits, batch, config):
+    """The logits CE scores and their mask, aligned: a decoder-only LM's position i predicts token
+    i + 1, scored where labels[i + 1] != -100 (the shift inside the model's own CE); a seq2seq
+    model's logits line up with its labels; a classifier has one row per example (mask None)."""
+    if predicts_next_token(config):
+        return logits[:, :-1], (batch["labels"][:, 1:] != -100).long()
+    if batch["labels"].dim() == 2:
+        return logits, (batch["labels"] != -100).long()
+    return logits, None
+
+
 def student_config(teacher_config, depths, width=None, copied=None):
     """The teacher's config with the student's depth per stack (and optionally a smaller width).
     A per-block field keeps the entries of the teacher blocks the student's blocks come from

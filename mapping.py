@@ -154,6 +154,26 @@ def format_pairs(pairs):
     return ", ".join(f"{s}<-{t}" for s, t in pairs) if pairs else "(no hidden-state loss)"
 
 
+def describe_plans(plans, teacher_depths):
+    """The mapping and copy plan of every student (distill.Plan), as the markdown table distill.py
+    prints before training, and a note wherever copied blocks and matched teacher layers differ
+    (only when asked for with --copy-from or --pairs: the authors' LLM code copied blocks 1, 5,
+    10, ... of 36 but matched 4, 8, 12, ..., a defect not reproduced here)."""
+    rows = [f"teacher: {teacher_depths} blocks; hidden state 0 = embeddings",
+            "| run | stack | pairs (student<-teacher) | copied teacher blocks |", "|---|---|---|---|"]
+    notes = []
+    for plan in plans:
+        for stack, pairs in plan.pairs.items():
+            copied = plan.copied[stack] if plan.copied else "none (random init)"
+            rows.append(f"| {plan.name} | {stack} | {format_pairs(pairs)} | {copied} |")
+            matched = sorted(t for s, t in pairs if s > 0)
+            matching_selection = plan.strategy in ("forward", "reverse", "random", "pairs")
+            if plan.copied and matching_selection and matched != sorted(copied):
+                notes.append(f"note: {plan.name} ({stack}) copies teacher blocks {copied} but matches teacher "
+                             f"layers {matched}")
+    return "\n".join(rows + notes)
+
+
 def mapping_table(n_teacher, n_student, seed=0):
     """A markdown table: every strategy's pairs and every copy choice's blocks."""
     rows = [f"Teacher {n_teacher} layers, student {n_student} layers "

@@ -11,6 +11,7 @@ import cli
 import data
 import distill
 import families
+import mapping
 import scoring
 from test_distill import make_run, student_loss, teacher_pass, train_a_few_steps
 from test_families import tiny_model
@@ -42,16 +43,16 @@ def test_language_models_match_blocks_only_normalised_and_copy_what_they_match()
     assert [p.pairs for p in plans] == [{"decoder": [(1, 2), (2, 4)]}, {"decoder": [(1, 4), (2, 2)]},
                                         {"decoder": [(1, 2), (2, 2)]}]
     assert all(p.copied == {"decoder": [2, 4]} for p in plans)  # copy list = forward selection
-    assert "note" not in distill.describe_plans(plans, teacher.config)
+    assert "note" not in mapping.describe_plans(plans, families.stack_depths(teacher.config))
     with_embeddings = distill.plan_run(teacher.config, lm_args("--match-embeddings", "yes"), "copy", "forward", 0,
                                        distill.Path("x"))
     assert with_embeddings.pairs == {"decoder": [(0, 0), (1, 2), (2, 4)]}
     asked = distill.plan_run(teacher.config, lm_args("--copy-from", "lower"), "copy", "forward", 0, distill.Path("x"))
     assert "x (decoder) copies teacher blocks [1, 2] but matches teacher layers [2, 4]" in \
-        distill.describe_plans([asked], teacher.config)
+        mapping.describe_plans([asked], families.stack_depths(teacher.config))
     pairs = distill.plan_run(teacher.config, lm_args("--pairs", "1:3,2:4"), "copy", "forward", 0, distill.Path("p"))
     assert "p (decoder) copies teacher blocks [2, 4] but matches teacher layers [3, 4]" in \
-        distill.describe_plans([pairs], teacher.config)
+        mapping.describe_plans([pairs], families.stack_depths(teacher.config))
 
 
 @pytest.mark.parametrize("model_type", DECODERS)
@@ -90,7 +91,7 @@ def test_kl_is_per_next_token_and_masked_like_ce():
     batch = lm_batch()
     batch["labels"][0, :3] = -100  # a prompt: CE (and KL) score only the completion
     logits = torch.randn(2, 6, 64)
-    scored, mask = distill.scored_logits(logits, batch, config)
+    scored, mask = families.scored_logits(logits, batch, config)
     assert scored.shape == (2, 5, 64) and torch.equal(scored, logits[:, :-1])
     assert mask.tolist() == [[0, 0, 1, 1, 1], [1, 1, 0, 0, 0]]  # position i predicts token i + 1
 

@@ -464,7 +464,7 @@ def test_a_single_run_does_not_take_another_runs_metrics_as_its_own(tiny_teacher
 
 def test_the_scale_note_names_the_packaged_teacher_and_never_calls_mpnet_runs_short():
     task = {"name": "rt-sentiment", "offline": True}
-    minilm, mpnet = distill.scale_note(task, "minilm"), distill.scale_note(task, "mpnet")
+    minilm, mpnet = cli.scale_note(task, "minilm"), cli.scale_note(task, "mpnet")
     assert minilm.startswith("OFFLINE profile: packaged 6-layer MiniLM teacher, task rt-sentiment (")
     assert "packaged 12-layer MPNet teacher" in mpnet and "short CPU training" not in mpnet
-    assert distill.scale_note({"name": "sst2", "offline": False}, "bert-base-uncased") == "paper setup (hub models and data)"
+    assert cli.scale_note({"name": "sst2", "offline": False}, "bert-base-uncased") == "paper setup (hub models and data)"
