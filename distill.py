@@ -57,21 +57,24 @@ def get_teacher(task, settings, encoded):
     and beams of its own (--teacher-max-target-length, --teacher-num-beams)."""
     import transformers as tf
     directory, ready = cli.teacher_directory(task, settings)
-    if ready:
-        teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
-        families.check_label_order(teacher.config, task.get("label_names"))
-        saved = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").exists() else {}
-        dev_rows = {split: len(rows) for split, rows in task["dev"].items()}
-        # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
-        if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:
-            return teacher, tokenizer, saved["metrics"], directory
-        dev = encoded(tokenizer, settings.teacher_max_target_length)["dev"]
-        return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings, "teacher")[0], directory
+    if not ready:
+        return fine_tune_teacher(task, settings, encoded, directory)
+    teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
+    families.check_label_order(teacher.config, task.get("label_names"))
+    saved = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").exists() else {}
+    dev_rows = {split: len(rows) for split, rows in task["dev"].items()}
+    # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
+    if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:
+        return teacher, tokenizer, saved["metrics"], directory
+    dev = encoded(tokenizer, settings.teacher_max_target_length)["dev"]
+    return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings, "teacher")[0], directory
+
+
+def fine_tune_teacher(task, settings, encoded, directory):
+    """--teacher-base fine-tuned on the task (CE alone, the same loop as the students), its best dev
+    checkpoint saved to `directory` for every later student run of the task."""
     torch.manual_seed(settings.teacher_seed)  # a fresh head, or a scratch-* teacher, starts from this seed
-    teacher, tokenizer = pretrained_base(task, settings)
-    if task["label_names"]:
-        teacher.config.id2label = dict(enumerate(task["label_names"]))
-        teacher.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
+    teacher, tokenizer = families.pretrained_for_task(settings.teacher_base, task, settings.task_vocab)
     if settings.teacher_lora:  # the authors' Qwen3-8B teacher: LoRA r 32, merged before distillation
         teacher = families.with_lora(teacher, settings.teacher_lora, settings.lora_alpha, settings.lora_dropout,
                                      settings.lora_targets)
@@ -97,16 +100,6 @@ def get_teacher(task, settings, encoded):
     if processes.world_size() > 1:  # every rank goes on with rank 0's best checkpoint
         teacher = families.load_model(directory, task["kind"])
     return teacher, tokenizer, run.best.metrics if run.best else None, directory
-
-
-def pretrained_base(task, settings):
-    """--teacher-base with the task's head, and its tokenizer. Offline tasks on the packaged MiniLM
-    tokenizer keep only the task's word pieces (--task-vocab auto: a speed trick, same tokenisation)."""
-    model, tokenizer = families.pretrained_model(settings.teacher_base, task["kind"], task.get("num_labels"))
-    if settings.task_vocab == "auto" and settings.teacher_base in families.MINILM_TOKENIZER and task["offline"]:
-        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)
-        model = families.shrink_vocabulary(model, kept_ids)
-    return model, tokenizer
 
 
 # ----------------------------------------------------------------------------- 2. the students
@@ -149,7 +142,7 @@ def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0
     copy: embeddings, pooler and the `copied` teacher blocks per stack (default: the
     `copy_from` choice of mapping.copy_layers) are copied; the task head stays fresh, as in
     the authors' code. They are copied from `source` when given: a model of the teacher's
-    architecture, e.g. its pre-trained base (copy_source). random: fresh weights from the
+    architecture, e.g. its pre-trained base (related.copy_source). random: fresh weights from the
     teacher's config, seeded. Returns (student, copied blocks per stack or None).
     """
     torch.manual_seed(seed)
@@ -174,20 +167,6 @@ def build_student(teacher, init, depths, width=None, copy_from="forward", seed=0
             if source_key in source_state and source_state[source_key].shape == value.shape:
                 value.copy_(source_state[source_key])
     return student, copied
-
-
-def copy_source(teacher, task, settings):
-    """The model copy init copies from: the fine-tuned teacher, or with --copy-source pretrained
-    its pre-trained base (--teacher-base) before any fine-tuning, as CR-ILD (Ko et al. 2023)
-    initialises its student from the bottom blocks of pre-trained BERT-base. Its classifier is
-    fresh and left fresh; the offline profile's smaller vocabulary is applied to it as well."""
-    if settings.copy_source == "teacher":
-        return teacher
-    source, _ = pretrained_base(task, settings)
-    if families.vocabulary_size(source.config) != families.vocabulary_size(teacher.config):
-        raise ValueError(f"--copy-source pretrained: {settings.teacher_base} has another vocabulary than the "
-                         f"teacher; give the --teacher-base the teacher was fine-tuned from")
-    return source
 
 
 @dataclasses.dataclass
@@ -230,7 +209,7 @@ class Run:
 
 
 def make_run(teacher, plan, settings, source=None):
-    """A student built from its plan, ready to train. source: what copy init copies from (copy_source;
+    """A student built from its plan, ready to train. source: what copy init copies from (related.copy_source;
     None: the teacher)."""
     student, _ = build_student(teacher, plan.init, plan.depths, settings.student_width, seed=plan.seed,
                                copied=plan.copied, source=source)
@@ -592,7 +571,7 @@ def distill(args, names):
                 "test": {split: encode(rows) for split, rows in task.get("test", {}).items()}}
     teacher, tokenizer, teacher_metrics, teacher_dir = get_teacher(task, settings, encoded)
     print(f"teacher {teacher_dir}: dev {teacher_metrics}")
-    source = copy_source(teacher, task, settings) if any(p.init == "copy" for p in plans) else None
+    source = related.copy_source(teacher, task, settings) if any(p.init == "copy" for p in plans) else None
     runs = [make_run(teacher, plan, settings, source) for plan in plans]
     del source  # a pre-trained copy source is not needed any more
     rows = encoded(tokenizer, settings.max_target_length)

@@ -407,6 +407,21 @@ def pretrained_model(base, task_kind, num_labels=None):
     return model, tokenizer
 
 
+def pretrained_for_task(base, task, task_vocab="auto"):
+    """pretrained_model with the task's head and label names, and its tokenizer. Offline tasks on the
+    packaged MiniLM tokenizer keep only the task's word pieces (--task-vocab auto: a speed trick,
+    same tokenisation)."""
+    import data
+    model, tokenizer = pretrained_model(base, task["kind"], task.get("num_labels"))
+    if task_vocab == "auto" and base in MINILM_TOKENIZER and task["offline"]:
+        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)
+        model = shrink_vocabulary(model, kept_ids)
+    if task.get("label_names"):
+        model.config.id2label = dict(enumerate(task["label_names"]))
+        model.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
+    return model, tokenizer
+
+
 def read_config(directory):
     """A saved model's config, or one clear error for a missing or broken config.json."""
     import transformers as tf

@@ -11,9 +11,9 @@
   bottom blocks (distill.py --copy-source pretrained --copy-from lower).
 
 The loss terms themselves are pure functions in losses.py; this file only runs models and
-hooks. distill.py enters it through capture_attention around its forward passes,
-teacher_mixed for the teacher's side, and terms for each student. Where a model family
-keeps its attention and embeddings comes from families.py.
+hooks. distill.py enters it through copy_source when it builds the students, capture_attention
+around its forward passes, teacher_mixed for the teacher's side, and terms for each student.
+Where a model family keeps its attention and embeddings comes from families.py.
 """
 import contextlib
 
@@ -40,6 +40,20 @@ def check_teacher(config, objective, supplementary):
         raise ValueError(f"--objective {objective} / --supplementary {supplementary} are implemented for "
                          f"BERT-style encoders (classification), as in both studies; this teacher is a "
                          f"{config.model_type!r} model")
+
+
+def copy_source(teacher, task, settings):
+    """What copy init copies from (distill.build_student): the fine-tuned teacher (the paper), or
+    with --copy-source pretrained its pre-trained base (--teacher-base) before any fine-tuning, as
+    CR-ILD initialises its student from the bottom blocks of pre-trained BERT-base. Its classifier
+    is fresh and left fresh; the offline profile's smaller vocabulary is applied to it as well."""
+    if settings.copy_source == "teacher":
+        return teacher
+    source, _ = families.pretrained_for_task(settings.teacher_base, task, settings.task_vocab)
+    if families.vocabulary_size(source.config) != families.vocabulary_size(teacher.config):
+        raise ValueError(f"--copy-source pretrained: {settings.teacher_base} has another vocabulary than the "
+                         f"teacher; give the --teacher-base the teacher was fine-tuned from")
+    return source
 
 
 def attention_blocks(pairs, side, objective):

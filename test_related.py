@@ -357,7 +357,7 @@ def test_copy_source_pretrained_copies_the_base_not_the_fine_tuned_teacher(pretr
     args = args_for("--student-layers", "2", "--copy-source", "pretrained", "--copy-from", "lower",
                     "--teacher-base", str(pretrained_dir))
     plan = distill.plan_run(teacher.config, args, "copy", "last", 0, distill.Path("x"))
-    student = distill.make_run(teacher, plan, args, distill.copy_source(teacher, task, args)).model
+    student = distill.make_run(teacher, plan, args, related.copy_source(teacher, task, args)).model
     assert plan.copied == {"encoder": [1, 2]} and plan.pairs == {"encoder": [(2, 4)]}
     for block in (0, 1):  # the bottom blocks of the pre-trained model, as CR-ILD's pkd_initialization
         assert torch.equal(student.bert.encoder.layer[block].output.dense.weight,
@@ -365,7 +365,7 @@ def test_copy_source_pretrained_copies_the_base_not_the_fine_tuned_teacher(pretr
         assert not torch.equal(student.bert.encoder.layer[block].output.dense.weight,
                                teacher.bert.encoder.layer[block].output.dense.weight)
     assert torch.equal(student.bert.embeddings.word_embeddings.weight, base.embeddings.word_embeddings.weight)
-    assert distill.copy_source(teacher, task, args_for("--copy-source", "teacher")) is teacher
+    assert related.copy_source(teacher, task, args_for("--copy-source", "teacher")) is teacher
 
 
 def test_crild_recipe_runs_end_to_end(tiny_teacher_dir, pretrained_dir, tmp_path):
