@@ -189,8 +189,8 @@ class Run:
     seed: int
     data_seed: int  # its batches' order: runs of one data seed share each batch and the teacher's pass
     plan: Plan | None = None
-    random_state: torch.Tensor | None = None  # its CPU stream between its turns (random_stream)
-    cuda_random_state: torch.Tensor | None = None  # and its CUDA stream, on a GPU
+    random_state: torch.Tensor = dataclasses.field(init=False)  # its CPU stream between its turns (random_stream)
+    cuda_random_state: torch.Tensor | None = dataclasses.field(init=False, default=None)  # its CUDA one, on a GPU
     wrapped: torch.nn.Module | None = None  # the model as train() runs it (DistributedDataParallel under torchrun)
     optimizer: torch.optim.Optimizer | None = None  # train() makes both, fresh in every stage
     scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
@@ -209,8 +209,8 @@ class Run:
 
 
 def make_run(teacher, plan, settings, source=None):
-    """A student built from its plan, ready to train. source: what copy init copies from (related.copy_source;
-    None: the teacher)."""
+    """A student built from its plan, ready to train. source: what copy init copies from
+    (related.copy_source; None: the teacher)."""
     student, _ = build_student(teacher, plan.init, plan.depths, settings.student_width, seed=plan.seed,
                                copied=plan.copied, source=source)
     if settings.student_width and any(plan.pairs.values()) and settings.objective == "hidden":
