@@ -13,7 +13,7 @@ import distill
 import families
 import mapping
 import scoring
-from test_distill import make_run, student_loss, teacher_pass, train_a_few_steps
+from test_distill import losses_while_training, make_run, student_loss, teacher_pass, train_a_few_steps
 from test_families import tiny_model
 
 DECODERS = ("llama", "qwen3", "gpt2")
@@ -99,12 +99,7 @@ def test_kl_is_per_next_token_and_masked_like_ce():
 @pytest.mark.parametrize("model_type", DECODERS)
 @pytest.mark.parametrize("strategy", ["forward", "reverse", "random", "all-to-one", "none"])
 def test_every_strategy_trains_and_the_loss_goes_down(model_type, strategy):
-    teacher = tiny_model(model_type, layers=4)
-    args = lm_args()
-    run = make_run(teacher, args, "copy", strategy)
-    batch = lm_batch()
-    teacher_outputs = teacher_pass(teacher, batch, [run], args)
-    seen, parts = train_a_few_steps(run, lambda: student_loss(run, batch, teacher_outputs, args), 6)
+    seen, parts = losses_while_training(tiny_model(model_type, layers=4), lm_args(), lm_batch(), strategy, 6)
     assert ("hid" in parts) == (strategy != "none")
     assert seen[-1] < seen[0]
 

@@ -66,6 +66,13 @@ def student_loss(run, batch, teacher_outputs, args, role="student"):
     return distill.student_loss(run, batch, teacher_outputs, cli.loss_settings(args, role))
 
 
+def losses_while_training(teacher, args, batch, strategy, steps):
+    """A copy-init student's losses over a few AdamW steps on one batch, and the last loss parts."""
+    run = make_run(teacher, args, "copy", strategy)
+    teacher_outputs = teacher_pass(teacher, batch, [run], args)
+    return train_a_few_steps(run, lambda: student_loss(run, batch, teacher_outputs, args), steps)
+
+
 def train_a_few_steps(run, loss_and_parts, steps):
     """AdamW steps on whatever loss_and_parts() returns; the losses seen, and the last parts."""
     optimizer = torch.optim.AdamW([p for p in run.model.parameters() if p.requires_grad], lr=1e-3)
@@ -202,12 +209,8 @@ def test_kd_loss_is_zero_when_student_equals_teacher_and_masks_padding():
 # ------------------------------------------------------------------ training
 @pytest.mark.parametrize("strategy", ["forward", "reverse", "random", "all-to-one", "none", "last"])
 def test_every_strategy_trains_and_the_loss_goes_down(strategy):
-    teacher = tiny_bert(layers=4)
-    args = args_for("--student-layers", "2")
-    run = make_run(teacher, args, "copy", strategy)
-    batch = random_batch()
-    teacher_outputs = teacher_pass(teacher, batch, [run], args)
-    seen, parts = train_a_few_steps(run, lambda: student_loss(run, batch, teacher_outputs, args), 8)
+    seen, parts = losses_while_training(tiny_bert(layers=4), args_for("--student-layers", "2"), random_batch(),
+                                        strategy, 8)
     assert ("hid" in parts) == (strategy != "none")
     assert seen[-1] < seen[0]
 
@@ -310,32 +313,6 @@ def test_lockstep_runs_write_one_directory_each(tiny_teacher_dir, tmp_path):
     assert json.loads((tmp_path / "random-none-seed0" / "metrics.json").read_text())["lockstep_students"] == 4
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--strategy", "sideways"], "unknown strategy 'sideways'"),
-    (["--init", "warm"], "unknown init 'warm'"),
-    (["--task", "nope"], "unknown task 'nope'"),
-    (["--student-layers", "9"], "deeper than teacher"),
-    (["--copy-from", "middle"], "unknown copy choice 'middle'"),
-    (["--hold-encoder-steps", "5"], "holds a sequence-to-sequence model's encoder"),
-    (["--train-file", "/nonexistent.csv", "--dev-file", "/nonexistent.csv"], "does not exist"),
-])
-def test_bad_flags_exit_with_one_clear_line(tiny_teacher_dir, tmp_path, capsys, argv, message):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli("--teacher", tiny_teacher_dir, "--n-train", 32, "--max-steps", 1, "--out", tmp_path / "x", *argv)
-    assert message in str(exit_info.value) and str(exit_info.value).startswith("error: ")
-    assert not (tmp_path / "x" / "metrics.json").exists()
-
-
-@pytest.mark.parametrize("argv, message", [
-    (["--consistency", "0.1"], "add --supplementary mixup"),
-    (["--init", "copy", "--student-width", "96"], "copy init needs the teacher's width"),
-])
-def test_bad_flags_are_refused_before_a_teacher_is_fine_tuned(tmp_path, argv, message):
-    with pytest.raises(SystemExit, match=message):
-        run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
-    assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
-
-
 def test_local_files_are_real_data_not_the_synthetic_profile(tmp_path):
     for split in ("train", "dev"):
         (tmp_path / f"{split}.csv").write_text("text,label\ngood film,pos\nbad film,neg\n")
@@ -421,23 +398,23 @@ def test_only_the_failing_student_stops_in_lockstep(tiny_teacher_dir):
     (["--hold-encoder-steps", "-1"], "--hold-encoder-steps -1 is out of range"),
     (["--seed", "one"], "must be whole numbers"),
     (["--eval-steps", "10,x"], "must be comma-separated step numbers"),
-])
-def test_out_of_range_numbers_are_one_clear_line(tmp_path, argv, message):
-    with pytest.raises(SystemExit) as exit_info:
-        run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
-    assert str(exit_info.value).startswith("error: ") and message in str(exit_info.value)
-    assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
-
-
-@pytest.mark.parametrize("argv, message", [
+    (["--strategy", "sideways"], "unknown strategy 'sideways'"),
+    (["--init", "warm"], "unknown init 'warm'"),
+    (["--task", "nope"], "unknown task 'nope'"),
+    (["--copy-from", "middle"], "unknown copy choice 'middle'"),
+    (["--hold-encoder-steps", "5"], "holds a sequence-to-sequence model's encoder"),
+    (["--train-file", "/nonexistent.csv", "--dev-file", "/nonexistent.csv"], "does not exist"),
+    (["--consistency", "0.1"], "add --supplementary mixup"),
+    (["--init", "copy", "--student-width", "96"], "copy init needs the teacher's width"),
+    # checks on the teacher's config: the packaged MiniLM (6 layers) would be fine-tuned first
     (["--student-layers", "9"], "deeper than teacher"),
     (["--pairs", "0:0,1:99"], "pair 1:99 is out of range"),
     (["--strategy", "all-to-one", "--target-layer", "7"], "all-to-one target 7 is out of range"),
 ])
-def test_checks_on_the_teacher_config_come_before_fine_tuning(tmp_path, argv, message):
-    """The packaged MiniLM (6 layers) would be fine-tuned into --teacher-dir: nothing may be written."""
-    with pytest.raises(SystemExit, match=message):
+def test_bad_flags_are_one_line_before_a_teacher_is_fine_tuned_and_write_nothing(tmp_path, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
         run_cli("--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "student", *argv)
+    assert str(exit_info.value).startswith("error: ") and message in str(exit_info.value)
     assert not (tmp_path / "teacher").exists() and not (tmp_path / "student").exists()
 
 
