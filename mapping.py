@@ -10,6 +10,7 @@ loss pulls student hidden state `student_index` towards teacher hidden state
 `teacher_index` (Yu, Wen, Mou 2025, Section 3). Run `python mapping.py 12 3` to
 print every strategy's pairs for a 12-layer teacher and a 3-layer student.
 """
+import math
 import random
 import sys
 
@@ -51,10 +52,10 @@ def match(strategy, n_teacher, n_student, seed=0, target=None, embeddings=True):
 
     forward    student k <- k-th selected teacher layer; embeddings <- embeddings.
     reverse    the selected list reversed: student 1 <- the teacher's last layer.
-    random     a permutation of the selected list drawn once from `seed` (the same
-               seed gives the same permutation). It is "out of order" by
-               construction: the identity is never drawn, so with 2 student
-               layers random equals reverse.
+    random     a permutation of the selected list drawn from `seed` (the same seed
+               gives the same permutation; distinct seeds distinct ones while there
+               are enough: out_of_order). Neither forward nor reverse is drawn,
+               except with 2 student layers, where the only other order is reverse.
     all-to-one every student hidden state, embeddings included, <- one teacher
                hidden state, `target` (default: the middle layer).
     none       no hidden-state loss at all: prediction matching only.
@@ -90,12 +91,23 @@ def match(strategy, n_teacher, n_student, seed=0, target=None, embeddings=True):
 
 
 def out_of_order(layers, seed):
-    """A seeded permutation of `layers` that differs from the given order (if it can)."""
-    rng = random.Random(seed)
-    shuffled = list(layers)
-    while len(shuffled) > 1 and shuffled == list(layers):
-        rng.shuffle(shuffled)
-    return shuffled
+    """A permutation of `layers` that is neither the given order nor its reverse (where it can be:
+    2 layers have only the reverse), a pure function of `seed`, and distinct from every lower
+    seed's while such permutations remain: seeds 0, 1, 2, ... draw distinct ones, then start a new
+    round (3 layers have 4: seeds 0-3, then 4-7, ...). So no seed's 'random' row is secretly another
+    strategy's or another seed's configuration. Each seed shuffles from its own stream; a draw that
+    is excluded is drawn again from that stream, so seeds whose draws were already distinct keep them."""
+    layers = list(layers)
+    excluded = [layers, layers[::-1]] if len(layers) > 2 else [layers]
+    orders = math.factorial(len(layers)) - len(excluded)
+    drawn = []
+    for s in range(seed + 1):
+        this_round = drawn[len(drawn) - len(drawn) % orders:] if orders > 0 else []
+        rng, shuffled = random.Random(s), list(layers)
+        while orders > 0 and (shuffled in excluded or shuffled in this_round):
+            rng.shuffle(shuffled)
+        drawn.append(shuffled)
+    return drawn[-1]
 
 
 def copy_layers(n_teacher, n_student, which="forward"):

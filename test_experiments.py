@@ -14,10 +14,10 @@ HERE = Path(__file__).parent
 TABLES = tuple(experiments.TABLES)
 
 
-def plan(table, seeds=None, init=None):
+def plan(table, seeds=None, init=None, strategies=None):
     """A table's jobs as one dict of flags each (a flag given twice keeps its last value, as argparse does)."""
     jobs = []
-    for job in experiments.jobs(experiments.TABLES[table], seeds, init):
+    for job in experiments.jobs(experiments.TABLES[table], seeds, init, strategies):
         flags = {}
         for flag, value in zip(job.argv[::2], job.argv[1::2]):
             assert flag.startswith("--"), job.argv
@@ -71,6 +71,11 @@ def test_every_run_of_a_table_has_its_own_directory(table):
 def test_a_part_of_a_table_is_the_same_jobs_as_in_the_whole():
     whole = plan("pairs")
     assert plan("pairs", init="random", seeds=[1]) == [job for job in whole if (job["init"], job["seed"]) == ("random", "1")]
+    # one strategy's students: the same flags but --strategy; a single student gets its run's own directory
+    (one,) = plan("pairs", init="random", seeds=[1], strategies=["random"])
+    assert one["out"] == "runs/pairs/classification/bible-paraphrase/random-random-seed1" and one["strategy"] == "random"
+    assert {k: v for k, v in one.items() if k not in ("out", "strategy")} == \
+        {k: v for k, v in plan("pairs", init="random", seeds=[1])[0].items() if k not in ("out", "strategy")}
     assert [job["seed"] for job in plan("related", seeds=[0, 2])] == ["0,2"] * 6  # seeds in lockstep
     assert [job["init"] for job in plan("lm", init="random")] == ["random"] * 3  # copy,random narrowed
 
@@ -83,26 +88,29 @@ def test_the_estimate_counts_a_teacher_not_yet_fine_tuned_once(monkeypatch):
     assert experiments.estimate(crild) == 2960
 
 
-def test_a_call_over_the_hour_says_how_to_split_it_in_parts_under_the_hour(monkeypatch):
+def test_a_call_over_the_hour_says_how_to_split_it_in_calls_under_the_hour(monkeypatch):
     monkeypatch.setattr(experiments, "teacher_ready", lambda argv: False)
-    advice = experiments.how_to_split(experiments.TABLES["generation"], None, None)
-    # the first part fine-tunes the kjv-bbe teacher (2000 steps of 1.128 s) and its copy-init seed: 55 min
-    assert "--init copy --seeds 0 (55 min), --init random --seeds 0 (50 min)" in advice
-    assert "bash run_all.sh generation --init copy --seeds 0" in advice
-    assert experiments.how_to_split(experiments.TABLES["offline"], None, None) is None  # under the hour
-    assert experiments.how_to_split(experiments.TABLES["paper"], None, None) is None  # GPU time: no split
+    advice = experiments.how_to_split(experiments.TABLES["generation"])
+    # a seed of both inits is over the hour: one init of a seed per call; the first fine-tunes the kjv-bbe
+    # teacher (2000 steps of 1.128 s) before its copy-init students: 55 min
+    assert "--seeds 0 --init copy (55 min), --seeds 0 --init random (50 min)" in advice
+    assert "bash run_all.sh generation --seeds 0 --init copy" in advice
+    # Table 1's seeds fit the hour: whole seeds packed into calls (the first with the teacher)
+    assert "--seeds 0,1,2 (" in experiments.how_to_split(experiments.TABLES["offline"])
+    assert experiments.how_to_split(experiments.TABLES["offline"], seeds=[0, 1]) is None  # under the hour
+    assert experiments.how_to_split(experiments.TABLES["paper"]) is None  # GPU time: no split
 
 
 def test_plan_creates_nothing_and_defaults_to_offline(tmp_path):
     result = run_all(tmp_path, "--plan")
     assert result.returncode == 0 and result.stdout.startswith("python distill.py --out runs/offline/")
-    assert "# offline: 6 jobs" in result.stderr
+    assert "# offline: 10 jobs" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["experiments.py", "run_all.sh"]  # no .venv, runs/, results/
 
 
 @pytest.mark.parametrize("argv, message", [(["bogus"], "invalid choice: 'bogus'"),
                                            (["paper", "--bogus"], "unrecognized arguments: --bogus"),
-                                           (["offline", "--seeds", "7"], "table offline has seeds [0, 1, 2], not [7]"),
+                                           (["offline", "--seeds", "7"], "table offline has seeds [0, 1, 2, 3, 4], not [7]"),
                                            (["offline", "--seeds", "a"], "give comma-separated integers"),
                                            (["test", "--plan"], "the tests have none")])
 def test_bad_arguments_are_refused_before_the_set_up_and_exit_2(tmp_path, argv, message):
@@ -138,8 +146,8 @@ def evaluated_steps(job):
 def test_table_1_is_the_offline_grid():
     """Table 1 on rt-sentiment: every strategy, one job per init and seed, the same settings but the lr."""
     jobs = plan("offline")
-    assert len(jobs) == 6
-    assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "012"]
+    assert len(jobs) == 10
+    assert sorted((job["init"], job["seed"]) for job in jobs) == [(i, s) for i in ("copy", "random") for s in "01234"]
     assert all(job["strategy"] == "none,forward,reverse,all-to-one,random" for job in jobs)
     per_init = ("init", "lr", "seed", "max-steps", "eval-every", "eval-steps")  # each init's lr and schedule
     shared = [{k: v for k, v in job.items() if k not in per_init} for job in jobs]

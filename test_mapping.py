@@ -41,10 +41,16 @@ def test_forward_reverse_random_share_the_teacher_set():
         assert shuffled != forward
 
 
-def test_random_is_seeded():
+def test_random_is_seeded_and_distinct_seeds_draw_distinct_permutations():
     assert match("random", 12, 6, seed=3) == match("random", 12, 6, seed=3)
-    drawn = {tuple(match("random", 12, 6, seed=seed)) for seed in range(10)}
-    assert len(drawn) > 1
+    assert len({tuple(match("random", 12, 6, seed=seed)) for seed in range(10)}) == 10
+    # 3 layers have 4 orders that are neither forward nor reverse: seeds 0-3 draw each once, then again
+    reverse = match("reverse", 6, 3)
+    draws = [match("random", 6, 3, seed=seed) for seed in range(8)]
+    assert len({tuple(d) for d in draws[:4]}) == 4 and {tuple(d) for d in draws[4:]} == {tuple(d) for d in draws[:4]}
+    assert all(d not in (match("forward", 6, 3), reverse) for d in draws)
+    # seeds 0 and 1 keep the draws every committed table was trained with (only a repeat is redrawn)
+    assert [d[1:] for d in draws[:2]] == [[(1, 2), (2, 6), (3, 4)], [(1, 4), (2, 6), (3, 2)]]
 
 
 def test_random_with_two_layers_is_reverse():
