@@ -65,8 +65,8 @@ def parse_args(argv=None, description=None):
     a("--teacher-batch-size", type=int, help="teacher fine-tuning batch size (default: --batch-size)")
     a("--teacher-optimizer", default="adamw", choices=OPTIMIZERS, help="teacher optimiser (see --optimizer)")
     a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
-    a("--teacher-eval-every-epochs", type=float, help="evaluate the teacher every F epochs and keep its best "
-      "checkpoint (default: once, at the end)")
+    a("--teacher-eval-every-epochs", type=float, default=0.5, help="evaluate the teacher every F epochs and keep "
+      "its best checkpoint (default 0.5: six evaluations over 3 epochs; 3 with --teacher-epochs 3 is once, at the end)")
     a("--teacher-max-target-length", type=int, help="generation: the teacher's --max-target-length, for its "
       "fine-tuning and evaluations (default: the students'; the authors' BART teacher: 256, students 128)")
     a("--teacher-num-beams", type=int, help="generation: the teacher's beam size in its evaluations "
@@ -252,12 +252,25 @@ def resolve_settings(args, task):
         "hid_norm": args.hid_norm or ("l2" if language_model else "none"),
         "match_embeddings": args.match_embeddings == "yes" or (args.match_embeddings == "auto" and not language_model),
         "lr": args.lr or (3e-4 if language_model else 1e-5),
+        "lr_given": args.lr is not None, "teacher_lr_given": args.teacher_lr is not None,
         "teacher_lr": args.teacher_lr or (1e-3 if teacher_base in families.SCRATCH_TEACHERS else 2e-5),
         "num_beams": num_beams,
         "teacher_num_beams": args.teacher_num_beams or num_beams,
         "teacher_max_target_length": args.teacher_max_target_length or args.max_target_length,
         "teacher_base": teacher_base,
         "bf16": args.bf16 == "yes" or (args.bf16 == "auto" and torch.device(args.device).type == "cuda")})
+
+
+def short_schedule_note(role, lr_given, lr, steps, steps_per_epoch, epochs):
+    """A note for a run whose --max-steps (or --teacher-max-steps) stops it well before the epochs its
+    default learning rate was chosen for: which rate it uses, and why it may be too low."""
+    if lr_given or steps >= steps_per_epoch * epochs:
+        return None
+    flag, advice = (("--teacher-lr", "the offline tables fine-tune MiniLM at 5e-5") if role == "teacher" else
+                    ("--lr", "the offline tables train 200-300 steps at 1e-4 (copy init) or 5e-4 (random init)"))
+    return (f"note: the {role} trains {steps} step{'s' * (steps != 1)} ({steps / steps_per_epoch:.2f} epochs) at {flag} "
+            f"{lr:g}, the "
+            f"authors' rate for {epochs:g} epochs; a run this short may need a larger one ({advice})")
 
 
 def default_teacher_base(task):

@@ -546,35 +546,67 @@ LM_HUB_LOADERS = {"hellaswag": load_hellaswag, "coqa": load_coqa}
 
 # ---------------------------------------------------------------- local files
 def read_rows(path):
-    """Rows of a local .csv/.tsv (header line) or .jsonl file."""
+    """Rows of a local .csv/.tsv (header line) or .jsonl file as (line number, row) pairs, so that a
+    bad row can be named by its file and line."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"data file {path} does not exist")
     if path.suffix == ".jsonl":
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = []
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f"{path}, line {number}: not valid JSON ({error.msg}, column {error.colno}); "
+                                 "write one JSON object per line") from None
+            if not isinstance(row, dict):
+                raise ValueError(f"{path}, line {number}: a JSON {type(row).__name__}, not an object; write "
+                                 'one object per line, e.g. {"text": "...", "label": "..."}')
+            rows.append((number, row))
+        return rows
     if path.suffix in (".csv", ".tsv"):
         with path.open(newline="") as handle:
-            return list(csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ","))
+            reader = csv.DictReader(handle, delimiter="\t" if path.suffix == ".tsv" else ",")
+            rows = []
+            for row in reader:
+                if None in row:  # DictReader keeps a row's extra fields under the key None
+                    raise ValueError(f"{path}, line {reader.line_num}: more fields than the header names; quote "
+                                     "a text that holds the delimiter")
+                rows.append((reader.line_num, row))
+            return rows
     raise ValueError(f"data file {path} must end in .csv, .tsv or .jsonl")
+
+
+def check_row(path, number, row):
+    """One line naming the file, the line and what is wrong with a row: a missing label, an empty text."""
+    if row.get("label") is None or str(row["label"]).strip() == "":
+        raise ValueError(f"{path}, line {number}: no label; every row needs a 'label'")
+    if not isinstance(row.get("text"), str) or not row["text"].strip():
+        raise ValueError(f"{path}, line {number}: empty text; every row needs a non-empty 'text'")
 
 
 def load_local(train_file, dev_file):
     """Local classification files with columns text, optional text_pair, label (int or name)."""
     rows = {"train": read_rows(train_file), "dev": read_rows(dev_file)}
-    for split, split_rows in rows.items():
-        if not split_rows or "text" not in split_rows[0] or "label" not in split_rows[0]:
-            raise ValueError(f"{split} file needs columns 'text' and 'label' (and optionally 'text_pair')")
-    label_names = sorted({str(row["label"]) for row in rows["train"]})
+    for (split, split_rows), path in zip(rows.items(), (train_file, dev_file)):
+        if not split_rows:
+            raise ValueError(f"{path} has no rows; it needs columns 'text' and 'label' (and optionally 'text_pair')")
+        for number, row in split_rows:
+            check_row(path, number, row)
+    label_names = sorted({str(row["label"]) for _, row in rows["train"]})
     if all(name.lstrip("-").isdigit() for name in label_names):
         label_names = sorted(label_names, key=int)
     index = {name: i for i, name in enumerate(label_names)}
+    for number, row in rows["dev"]:
+        if str(row["label"]) not in index:
+            raise ValueError(f"{dev_file}, line {number}: label {row['label']!r} never occurs in the training file "
+                             f"({train_file}: {', '.join(label_names)})")
 
     def convert(split_rows):
-        unknown = {str(row["label"]) for row in split_rows} - set(index)
-        if unknown:
-            raise ValueError(f"dev labels {sorted(unknown)} never occur in the training file")
-        return [{"text": row["text"], "text_pair": row.get("text_pair") or None,
-                 "label": index[str(row["label"])]} for row in split_rows]
+        return [{"text": row["text"], "text_pair": row.get("text_pair") or None, "label": index[str(row["label"])]}
+                for _, row in split_rows]
     return convert(rows["train"]), {"dev": convert(rows["dev"])}, label_names
 
 

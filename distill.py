@@ -53,8 +53,9 @@ import scoring
 # ----------------------------------------------------------------------------- 1. the teacher
 def get_teacher(task, settings, encoded):
     """The fine-tuned teacher: --teacher DIR, a saved one in --teacher-dir, or fine-tune now.
-    Returns (teacher, tokenizer, its dev metrics, its directory). A generation teacher has targets
-    and beams of its own (--teacher-max-target-length, --teacher-num-beams)."""
+    Returns (teacher, tokenizer, {"metrics": its dev metrics, "warning": a classifier's warning or None},
+    its directory). A generation teacher has targets and beams of its own (--teacher-max-target-length,
+    --teacher-num-beams)."""
     import transformers as tf
     directory, ready = cli.teacher_directory(task, settings)
     if not ready:
@@ -65,9 +66,10 @@ def get_teacher(task, settings, encoded):
     dev_rows = {split: len(rows) for split, rows in task["dev"].items()}
     # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
     if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:
-        return teacher, tokenizer, saved["metrics"], directory
+        return teacher, tokenizer, {"metrics": saved["metrics"], "warning": saved.get("warning")}, directory
     dev = encoded(tokenizer, settings.teacher_max_target_length)["dev"]
-    return teacher, tokenizer, evaluate(teacher, dev, task, tokenizer, settings, "teacher")[0], directory
+    metrics, *_, warning = evaluate(teacher, dev, task, tokenizer, settings, "teacher")
+    return teacher, tokenizer, {"metrics": metrics, "warning": warning}, directory
 
 
 def fine_tune_teacher(task, settings, encoded, directory):
@@ -82,6 +84,10 @@ def fine_tune_teacher(task, settings, encoded, directory):
     stage = schedule(settings, len(rows["train"]), "teacher")
     run = Run(teacher, seed=settings.teacher_seed, data_seed=settings.teacher_seed)
     print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {stage['steps']} steps -> {directory}")
+    note = cli.short_schedule_note("teacher", settings.teacher_lr_given, stage["lr"], stage["steps"],
+                                   stage["steps_per_epoch"], settings.teacher_epochs)
+    if note:
+        print(note)
     started = time.time()
     train([run], None, rows, task, tokenizer, settings, stage, cli.loss_settings(settings, "teacher"), desc="teacher")
     if run.failed:
@@ -91,7 +97,8 @@ def fine_tune_teacher(task, settings, encoded, directory):
         teacher = families.plain_model(teacher)
         save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
-                                                "metrics": run.best.metrics, "steps": stage["steps"],
+                                                "metrics": run.best.metrics, "warning": run.best.warning,
+                                                "steps": stage["steps"],
                                                 "best_step": run.best.step, "history": run.history,
                                                 "dev_rows": {split: len(r) for split, r in rows["dev"].items()},
                                                 "lr": settings.teacher_lr, "seed": settings.teacher_seed,
@@ -99,7 +106,8 @@ def fine_tune_teacher(task, settings, encoded, directory):
     processes.barrier()
     if processes.world_size() > 1:  # every rank goes on with rank 0's best checkpoint
         teacher = families.load_model(directory, task["kind"])
-    return teacher, tokenizer, run.best.metrics if run.best else None, directory
+    scores = {"metrics": run.best.metrics, "warning": run.best.warning} if run.best else {"metrics": None, "warning": None}
+    return teacher, tokenizer, scores, directory
 
 
 # ----------------------------------------------------------------------------- 2. the students
@@ -177,6 +185,7 @@ class Checkpoint:
     metrics: dict
     predictions: list | None  # generation: the dev predictions
     state: dict
+    warning: str | None = None  # a classifier that has not learnt (scoring.majority_note)
 
 
 @dataclasses.dataclass
@@ -478,19 +487,20 @@ def log_window(runs, step, window, progress):
 
 def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
     """Score the dev set; keep the weights (on the CPU) if they are the best so far."""
-    metrics, score, predictions = evaluate(run.model, dev_rows, task, tokenizer, settings, role)
+    metrics, score, predictions, note = evaluate(run.model, dev_rows, task, tokenizer, settings, role)
     run.history.append({"step": step, "score": score, "metrics": metrics})
     best = run.best.score if run.best else None
     if best is None or (score > best if task.get("higher_is_better", True) else score < best):
         run.best = Checkpoint(step, score, metrics, predictions,
-                              {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()})
+                              {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}, note)
     run.model.train()
 
 
 # ----------------------------------------------------------------------------- 4. evaluation and outputs
 def evaluate(model, rows, task, tokenizer, settings, role="student"):
-    """Metrics per split, the score that picks the best checkpoint, and predictions (scoring.evaluate).
-    A generation teacher decodes with beams and a target length of its own (--teacher-num-beams)."""
+    """Metrics per split, the score that picks the best checkpoint, predictions and a classifier's
+    warning (scoring.evaluate). A generation teacher decodes with beams and a target length of its own
+    (--teacher-num-beams)."""
     teacher = role == "teacher"
     num_beams = settings.teacher_num_beams if teacher else settings.num_beams
     max_target_length = settings.teacher_max_target_length if teacher else settings.max_target_length
@@ -535,7 +545,7 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
         "strategy": plan.strategy, "init": plan.init, "seed": plan.seed, "data_seed": run.data_seed,
         "student_layers": plan.depths, "student_width": settings.student_width or summary["teacher_width"],
         "pairs": plan.pairs, "copied_blocks": plan.copied,
-        "metrics": best.metrics, "score": best.score, "best_step": best.step,
+        "metrics": best.metrics, "score": best.score, "best_step": best.step, "warning": best.warning,
         "history": [{"step": h["step"], "score": h["score"]} for h in run.history],
         **summary, "settings": vars(settings)})
 
@@ -569,8 +579,9 @@ def distill(args, names):
                                    max_target_length=max_target_length, source_prefix=settings.source_prefix)
         return {"train": encode(task["train"]), "dev": {split: encode(rows) for split, rows in task["dev"].items()},
                 "test": {split: encode(rows) for split, rows in task.get("test", {}).items()}}
-    teacher, tokenizer, teacher_metrics, teacher_dir = get_teacher(task, settings, encoded)
-    print(f"teacher {teacher_dir}: dev {teacher_metrics}")
+    teacher, tokenizer, teacher_scores, teacher_dir = get_teacher(task, settings, encoded)
+    warning = f" WARNING: {teacher_scores['warning']}" if teacher_scores["warning"] else ""
+    print(f"teacher {teacher_dir}: dev {teacher_scores['metrics']}{warning}")
     source = related.copy_source(teacher, task, settings) if any(p.init == "copy" for p in plans) else None
     runs = [make_run(teacher, plan, settings, source) for plan in plans]
     del source  # a pre-trained copy source is not needed any more
@@ -584,18 +595,23 @@ def distill(args, names):
             run.log = [{"stage": 1, **line} for line in run.log]
         stage1_steps = stage1["steps"]
     stage = schedule(settings, len(rows["train"]), "student")
+    note = cli.short_schedule_note("student", settings.lr_given, stage["lr"], stage["steps"], stage["steps_per_epoch"],
+                                   settings.epochs)
+    if note:
+        print(note)
     train([run for run in runs if not run.failed], teacher, rows, task, tokenizer, settings, stage,
           cli.loss_settings(settings, "student"), desc=f"{len(runs)} student(s)")
     summary = {"steps": stage["steps"], "stage1_steps": stage1_steps,
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
-               "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), "metrics": teacher_metrics},
+               "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), **teacher_scores},
                "teacher_width": next(iter(families.stack_widths(teacher.config).values())),
                "hid_reduction": settings.hid_reduction}
     if processes.is_main():  # rank 0 writes the results
         for run in runs:
             if not run.failed:
                 finish_run(run, tokenizer, task, settings, summary, rows["test"])
-                print(f"{run.plan.out}: best dev {run.best.metrics} at step {run.best.step}")
+                warning = f" WARNING: {run.best.warning}" if run.best.warning else ""
+                print(f"{run.plan.out}: best dev {run.best.metrics} at step {run.best.step}{warning}")
     return sum(bool(run.failed) for run in runs)
 
 

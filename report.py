@@ -299,14 +299,22 @@ def majority_rate(task_name, n_dev):
 
 
 def majority_class_notes(runs):
-    """One line per classification run within MAJORITY_MARGIN points of its dev majority class."""
-    notes = []
+    """One line per classifier that has not learnt: the warning distill.py wrote into its metrics.json
+    (scoring.majority_note, any task and local files), or for rows written before it did, a score
+    within MAJORITY_MARGIN points of the offline task's dev majority class. The teachers too."""
+    notes = set()
     for r in runs:
-        rate = majority_rate(r["task"], r.get("n_dev")) if r["kind"] == "classification" else None
-        if rate is not None and (r["score"] - rate) * 100 < MAJORITY_MARGIN:
-            name = r.get("name") or f"{r['init']} init, {r['strategy']}, seed {r['seed']}"
-            notes.append(f"{name}: {r['score'] * 100:.1f}, within {MAJORITY_MARGIN:.0f} point of the majority "
-                         f"class ({rate * 100:.1f}): it did not learn.")
+        if r["kind"] != "classification":
+            continue
+        name = r.get("name") or f"{r['init']} init, {r['strategy']}, seed {r['seed']}"
+        rate = majority_rate(r["task"], r.get("n_dev")) if "warning" not in r else None
+        if r.get("warning"):
+            notes.add(f"{name}: {r['warning']}.")
+        elif rate is not None and (r["score"] - rate) * 100 < MAJORITY_MARGIN:
+            notes.add(f"{name}: {r['score'] * 100:.1f}, within {MAJORITY_MARGIN:.0f} point of the majority "
+                      f"class ({rate * 100:.1f}): it did not learn.")
+        if (r.get("teacher") or {}).get("warning"):
+            notes.add(f"the teacher ({r['teacher'].get('dir', '-')}): {r['teacher']['warning']}.")
     return sorted(notes)
 
 

@@ -14,6 +14,7 @@ import data
 MAX_ANSWER_TOKENS = 32  # CoQA answers are a few words; each is cut at its first line (greedy_answers)
 
 def classification_metrics(model, rows, task, tokenizer, batch_size):
+    """Accuracy (and F1) on encoded rows, and majority_note's warning (None for a classifier that learnt)."""
     predicted, gold = [], []
     for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="length"):
         labels = batch.pop("labels")
@@ -24,7 +25,23 @@ def classification_metrics(model, rows, task, tokenizer, batch_size):
     if "f1" in task["metrics"] and task["num_labels"] == 2:  # F1 of the positive class, as GLUE reports
         true_pos = ((predicted == 1) & (gold == 1)).sum().item()
         metrics["f1"] = 2 * true_pos / max(1, (predicted == 1).sum().item() + (gold == 1).sum().item())
-    return metrics
+    return metrics, majority_note(predicted.tolist(), gold.tolist(), task.get("label_names"))
+
+
+MAJORITY_MARGIN = 0.01  # a classifier this close to the majority-class rate scores what one answer for every row scores
+
+
+def majority_note(predicted, gold, label_names=None):
+    """A warning for a classifier that answers one class for every row, or scores within a point of
+    the rows' majority-class rate: it has learnt nothing that the label counts alone do not give."""
+    majority = max(map(gold.count, set(gold))) / len(gold)
+    accuracy = sum(p == g for p, g in zip(predicted, gold)) / len(gold)
+    if len(set(predicted)) == 1:
+        name = label_names[predicted[0]] if label_names else predicted[0]
+        return f"predicts one class ({name}) for every dev row (accuracy {accuracy:.1%}, majority class {majority:.1%})"
+    if accuracy - majority < MAJORITY_MARGIN:
+        return f"accuracy {accuracy:.1%} is within 1 point of the majority class ({majority:.1%}): it has not learnt"
+    return None
 
 
 def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
@@ -97,19 +114,21 @@ def greedy_answers(model, rows, tokenizer, batch_size):
 @torch.no_grad()
 def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length):
     """Metrics per split ({'dev': {'accuracy': ...}}), the score that picks the best checkpoint
-    (first split, first metric), and the generated predictions (generation only, else None)."""
+    (first split, first metric), the generated predictions (generation only, else None), and a
+    classifier's warning on the first split (majority_note; else None)."""
     model.eval()
-    metrics, predictions = {}, None
+    metrics, predictions, notes = {}, None, []
     for split, rows in splits.items():
         if task["kind"] == "classification":
-            metrics[split] = classification_metrics(model, rows, task, tokenizer, batch_size)
+            metrics[split], note = classification_metrics(model, rows, task, tokenizer, batch_size)
+            notes.append(note)
         elif task["kind"] == "language-modeling":
             metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, batch_size)
         else:
             metrics[split], split_predictions = generation_metrics(model, rows, tokenizer, batch_size, num_beams,
                                                                    max_length)
             predictions = predictions or split_predictions
-    return metrics, metrics[next(iter(metrics))][task["metrics"][0]], predictions
+    return metrics, metrics[next(iter(metrics))][task["metrics"][0]], predictions, (notes or [None])[0]
 
 
 LANGUAGE_MODEL_METRICS = {"perplexity": perplexity, "acc": multiple_choice, "exact_match": greedy_answers}

@@ -13,6 +13,7 @@ import data
 import distill
 import families
 import losses
+import scoring
 
 WIDTH = 32
 
@@ -319,6 +320,54 @@ def test_local_files_are_real_data_not_the_synthetic_profile(tmp_path):
     task = data.load_task(None, train_file=tmp_path / "train.csv", dev_file=tmp_path / "dev.csv")
     assert task["offline"] is False and task["label_names"] == ["neg", "pos"]
     assert cli.default_teacher_base(task) == "bert-base-uncased"  # and so no task-vocabulary shrinking
+
+
+@pytest.mark.parametrize("name, text, message", [
+    ("train.jsonl", '{"text": "good", "label": "pos"}\n{"text": "bad", "label": neg}\n',
+     "train.jsonl, line 2: not valid JSON (Expecting value, column 26)"),
+    ("train.jsonl", '{"text": "good", "label": "pos"}\n["bad", "neg"]\n', "train.jsonl, line 2: a JSON list, not an object"),
+    ("train.jsonl", '{"text": "good", "label": "pos"}\n\n{"text": "", "label": "neg"}\n', "train.jsonl, line 3: empty text"),
+    ("train.jsonl", '{"text": "good", "label": "pos"}\n{"text": "bad"}\n', "train.jsonl, line 2: no label"),
+    ("train.csv", "text,label\ngood,pos\nbad\n", "train.csv, line 3: no label"),
+    ("train.csv", "text,label\ngood,pos\nbad, sad,neg\n", "train.csv, line 3: more fields than the header names"),
+    ("train.csv", 'text,label\ngood,pos\n"a\nlong review",\n', "train.csv, line 4: no label"),  # a quoted line break
+    ("train.csv", "text,label\n", "train.csv has no rows"),
+])
+def test_a_bad_row_of_a_local_file_is_one_line_naming_the_file_and_the_line(tmp_path, name, text, message):
+    (tmp_path / name).write_text(text)
+    (tmp_path / "dev.csv").write_text("text,label\ngood,pos\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run_cli("--train-file", tmp_path / name, "--dev-file", tmp_path / "dev.csv", "--teacher-dir",
+                tmp_path / "teacher", "--out", tmp_path / "out")
+    assert str(exit_info.value).startswith(f"error: {tmp_path}/{message}")
+    assert len(str(exit_info.value).splitlines()) == 1 and not (tmp_path / "teacher").exists()
+
+
+def test_a_dev_label_the_training_file_lacks_is_named_with_its_line(tmp_path):
+    (tmp_path / "train.csv").write_text("text,label\ngood,pos\nbad,neg\n")
+    (tmp_path / "dev.csv").write_text("text,label\ngood,pos\nso-so,mixed\n")
+    with pytest.raises(ValueError, match=r"dev.csv, line 3: label 'mixed' never occurs in the training file"):
+        data.load_local(tmp_path / "train.csv", tmp_path / "dev.csv")
+
+
+def test_a_classifier_that_has_not_learnt_is_flagged_in_its_log_line_and_metrics(tiny_teacher_dir, tmp_path, capsys):
+    """Any classification run, local files included: one class for every row, or within a point of the
+    majority-class rate (scoring.majority_note), for the students and the teacher alike."""
+    assert scoring.majority_note([1, 1, 1, 1], [1, 0, 1, 1], ["neg", "pos"]).startswith(
+        "predicts one class (pos) for every dev row (accuracy 75.0%, majority class 75.0%)")
+    assert scoring.majority_note([1, 0, 1, 1], [1, 0, 1, 1]) is None
+    assert "within 1 point of the majority class (75.0%)" in scoring.majority_note([0, 1, 1, 1] * 25, [1, 1, 1, 0] * 25)
+    for split in ("train", "dev"):
+        (tmp_path / f"{split}.csv").write_text("text,label\n" + "".join(f"film number {i},{'pos' if i % 3 else 'neg'}\n"
+                                                                         for i in range(30)))
+    run_cli("--teacher", tiny_teacher_dir, "--train-file", tmp_path / "train.csv", "--dev-file", tmp_path / "dev.csv",
+            "--student-layers", 2, "--max-steps", 1, "--max-length", 16, "--out", tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    out = capsys.readouterr().out
+    assert metrics["warning"] and f"WARNING: {metrics['warning']}" in out
+    assert metrics["teacher"]["warning"]  # the untrained tiny teacher has not learnt either
+    # one step of a 10-epoch schedule at the default lr: the run says which lr it uses and why it may not learn
+    assert "note: the student trains 1 step (1.00 epochs) at --lr 1e-05, the authors' rate for 10 epochs" in out
 
 
 def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
