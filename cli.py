@@ -159,6 +159,8 @@ def parse_args(argv=None, description=None):
     a("--data-seed", type=int, help="one data order for every student (default: each student's own --seed)")
     a("--out", default="runs/student", help="output directory")
     a("--overwrite", action="store_true", help="replace a finished run in --out")
+    a("--keep-checkpoints", action="store_true", help="keep the job's checkpoint (--out/checkpoint) when it "
+      "finishes; a stopped job resumes from it in any case (checkpoints.py)")
     a("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     a("--device", default="cuda" if torch.cuda.is_available() else "cpu",
       help="where models and batches live (default: cuda if available, else cpu); under torchrun each "

@@ -40,6 +40,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+import checkpoints
 import cli
 import data
 import families
@@ -88,8 +89,10 @@ def fine_tune_teacher(task, settings, encoded, directory):
                                    stage["steps_per_epoch"], settings.teacher_epochs)
     if note:
         print(note)
-    started = time.time()
-    train([run], None, rows, task, tokenizer, settings, stage, cli.loss_settings(settings, "teacher"), desc="teacher")
+    started, record = time.time(), checkpoints.teacher_record(settings)
+    checkpoint = {"directory": directory, "record": record, "resume": checkpoints.load(directory, record)}
+    train([run], None, rows, task, tokenizer, settings, stage, cli.loss_settings(settings, "teacher"), desc="teacher",
+          checkpoint=checkpoint)
     if run.failed:
         raise ValueError(f"teacher fine-tuning {run.failed}")
     if processes.is_main():  # only rank 0 evaluated; it saves the best checkpoint
@@ -103,6 +106,8 @@ def fine_tune_teacher(task, settings, encoded, directory):
                                                 "dev_rows": {split: len(r) for split, r in rows["dev"].items()},
                                                 "lr": settings.teacher_lr, "seed": settings.teacher_seed,
                                                 "wall_time_s": round(time.time() - started, 1)})
+        if not settings.keep_checkpoints:
+            checkpoints.remove(directory)
     processes.barrier()
     if processes.world_size() > 1:  # every rank goes on with rank 0's best checkpoint
         teacher = families.load_model(directory, task["kind"])
@@ -405,15 +410,17 @@ def batch_stream(rows, batch_size, pad_id, seed, order):
             yield batch
 
 
-def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc):
+def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, checkpoint=None):
     """Train every run in lockstep on rows['train'] for stage['steps'] steps (stage: schedule(); loss:
     cli.loss_settings), scoring rows['dev'] at stage['eval_steps'] and keeping each run's best checkpoint.
 
     Runs of the same data seed form a group: one batch and one teacher pass per group and step.
     A run whose loss turns non-finite is stopped (run.failed says why); the others go on.
+    checkpoint: {directory, record, resume}: write the job's state at every evaluation and on a signal
+    (checkpoints.py), and first carry on from `resume` (checkpoints.load) if it holds this stage.
     """
     device = torch.device(settings.device)
-    for run in runs:  # a fresh optimiser and schedule in every stage, as in both related studies
+    for run in (run for run in runs if not run.failed):  # a fresh optimiser and schedule in every stage
         run.model.to(device).train()
         run.wrapped = processes.wrap_for_training(run.model, device)
         params = [p for p in run.model.parameters() if p.requires_grad]
@@ -426,9 +433,20 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc):
                "batches": batch_stream(rows["train"], stage["batch_size"], tokenizer.pad_token_id, seed,
                                        settings.batch_order)}
               for seed in sorted({r.data_seed for r in runs})]
-    total_steps, eval_steps, logged = stage["steps"], stage["eval_steps"], 0
-    progress = tqdm(total=total_steps, desc=desc, dynamic_ncols=True, disable=not processes.is_main() or None)
-    for step in range(1, total_steps + 1):
+    total_steps, eval_steps, logged, start = stage["steps"], stage["eval_steps"], 0, 1
+    resume = checkpoint and checkpoint["resume"]
+    if resume and resume["stage"] == stage["role"]:  # the same state, the same batches and draws as before the stop
+        for run in runs:
+            checkpoints.restore(run, resume["runs"][checkpoints.run_name(run)], Checkpoint)
+        for group, mixing_state in zip(groups, resume["job"]["mixing_states"]):
+            group["mixing_rng"].setstate(mixing_state)
+            for _ in range(resume["step"]):
+                next(group["batches"])
+        start, logged = resume["step"] + 1, resume["job"]["logged"]
+        print(f"{desc}: resumed at step {resume['step']} from {checkpoint['directory']}/checkpoint", flush=True)
+    progress = tqdm(total=total_steps, initial=start - 1, desc=desc, dynamic_ncols=True,
+                    disable=not processes.is_main() or None)
+    for step in range(start, total_steps + 1):
         for group in groups:
             batch = data.to_device(next(group["batches"]), device)
             active = [run for run in group["runs"] if not run.failed]
@@ -463,6 +481,16 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc):
             progress.set_postfix(dev=scores)
             if progress.disable:  # no bar (output not a terminal, e.g. run_all.log): one line per evaluation
                 print(f"{desc}: step {step}/{total_steps}, dev {scores}", flush=True)
+        stop = checkpoint and processes.any_process(checkpoints.STOP["signal"] is not None)
+        if checkpoint and (step in eval_steps or stop):
+            if processes.is_main():
+                job_state = {"mixing_states": [group["mixing_rng"].getstate() for group in groups], "logged": logged}
+                checkpoints.save(checkpoint["directory"], runs, stage["role"], step, job_state, checkpoint["record"])
+            processes.barrier()
+        if stop:
+            progress.close()
+            sys.exit(f"stopped by a signal at step {step}: run the same command again to resume from "
+                     f"{checkpoint['directory']}/checkpoint")
     progress.close()
 
 
@@ -562,6 +590,9 @@ def distill(args, names):
     if not todo:
         print(f"all runs already finished in {args.out} (pass --overwrite to redo them)")
         return 0
+    record = checkpoints.settings_record(args)  # a stopped job's checkpoint, refused under other settings
+    resume = None if args.overwrite else checkpoints.load(args.out, record)
+    checkpoints.stop_on_signals()
     # the teacher's config, read before any weights: every check that needs only its shape (depths,
     # pairs) runs on it, before a teacher is fine-tuned
     directory, ready = cli.teacher_directory(task, settings)
@@ -587,20 +618,22 @@ def distill(args, names):
     del source  # a pre-trained copy source is not needed any more
     rows = encoded(tokenizer, settings.max_target_length)
     started, stage1_steps = time.time(), 0
+    checkpoint = {"directory": args.out, "record": record, "resume": resume}
     if settings.stage1_epochs:  # the related studies' two stages: the matching terms alone first, no evaluation
         stage1 = schedule(settings, len(rows["train"]), "stage1")
-        train(runs, teacher, rows, task, tokenizer, settings, stage1, cli.loss_settings(settings, "stage1"),
-              desc=f"stage 1: {len(runs)} student(s)")
-        for run in runs:
-            run.log = [{"stage": 1, **line} for line in run.log]
+        if not (resume and resume["stage"] == "student"):  # a job stopped in stage 2 has done stage 1
+            train(runs, teacher, rows, task, tokenizer, settings, stage1, cli.loss_settings(settings, "stage1"),
+                  desc=f"stage 1: {len(runs)} student(s)", checkpoint=checkpoint)
+            for run in runs:
+                run.log = [{"stage": 1, **line} for line in run.log]
         stage1_steps = stage1["steps"]
     stage = schedule(settings, len(rows["train"]), "student")
     note = cli.short_schedule_note("student", settings.lr_given, stage["lr"], stage["steps"], stage["steps_per_epoch"],
                                    settings.epochs)
     if note:
         print(note)
-    train([run for run in runs if not run.failed], teacher, rows, task, tokenizer, settings, stage,
-          cli.loss_settings(settings, "student"), desc=f"{len(runs)} student(s)")
+    train(runs, teacher, rows, task, tokenizer, settings, stage, cli.loss_settings(settings, "student"),
+          desc=f"{len(runs)} student(s)", checkpoint=checkpoint)
     summary = {"steps": stage["steps"], "stage1_steps": stage1_steps,
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), **teacher_scores},
@@ -612,6 +645,8 @@ def distill(args, names):
                 finish_run(run, tokenizer, task, settings, summary, rows["test"])
                 warning = f" WARNING: {run.best.warning}" if run.best.warning else ""
                 print(f"{run.plan.out}: best dev {run.best.metrics} at step {run.best.step}{warning}")
+        if not settings.keep_checkpoints:
+            checkpoints.remove(args.out)
     return sum(bool(run.failed) for run in runs)
 
 
