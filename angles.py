@@ -152,7 +152,7 @@ def add_sums(total, part):
 
 # ----------------------------------------------------------------------------- width maps
 def load_projections(student_dir):
-    """distill.save_model's learned student->teacher width maps, keyed 'encoder_1' etc. ({} if none)."""
+    """families.save_model's learned student->teacher width maps, keyed 'encoder_1' etc. ({} if none)."""
     path = Path(student_dir, "hidden_projections.pt")
     if not path.exists():
         return {}

@@ -112,7 +112,7 @@ def new_run(s, init="copy", strategy="forward"):
 
 
 def ours(s, runs, teacher, steps):
-    plan = {**distill.schedule(s["settings"], len(s["rows"]), "student"), "steps": steps, "eval_steps": set()}
+    plan = {**cli.schedule(s["settings"], len(s["rows"]), "student"), "steps": steps, "eval_steps": set()}
     distill.train(runs, teacher, {"train": s["rows"], "dev": {}}, s["task"], s["tokenizer"], s["settings"], plan,
                   cli.loss_settings(s["settings"], "student"), desc="bench")
 

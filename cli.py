@@ -24,6 +24,7 @@ import data
 import families
 import losses
 import mapping
+import processes
 import related
 
 OPTIMIZERS = ("adamw", "adafactor")
@@ -345,3 +346,33 @@ def loss_settings(settings, role):
     if role == "student" and settings.stage1_epochs:
         return dataclasses.replace(loss, weights={**weights, "ic": 0.0}, objective="kd-only", supplementary="none")
     return loss
+
+
+def schedule(settings, n_rows, role):
+    """How the teacher (role 'teacher') or the students ('student'; 'stage1': the first of two
+    stages, --stage1-epochs) train: lr, batch size, optimiser, warm-up, steps, and the steps
+    after which the dev set is scored (the best of those is kept; none in stage 1)."""
+    teacher = role == "teacher"
+    batch_size = (settings.teacher_batch_size if teacher else None) or settings.batch_size
+    # under torchrun each of the N processes takes its own batch per step: an epoch is N times fewer steps
+    steps_per_epoch = -(-n_rows // (batch_size * processes.world_size()))
+    epochs, max_steps = (settings.teacher_epochs, settings.teacher_max_steps) if teacher else (settings.epochs,
+                                                                                              settings.max_steps)
+    if role == "stage1":
+        epochs = settings.stage1_epochs
+    steps = max(1, int(steps_per_epoch * epochs))
+    steps = min(steps, max_steps) if max_steps else steps
+    every_epochs = settings.teacher_eval_every_epochs if teacher else settings.eval_every_epochs
+    # an interval in epochs counts on across epochs (the authors' Lightning restarts it each epoch)
+    interval = (max(1, round(every_epochs * steps_per_epoch)) if every_epochs else steps if teacher
+                else settings.eval_every)
+    eval_steps = set(range(interval, steps + 1, interval)) | {steps}
+    if settings.eval_steps and not teacher:
+        eval_steps |= {int(s) for s in settings.eval_steps.split(",") if 0 < int(s) <= steps}
+    if role == "stage1":  # the task head is untrained until stage 2, which keeps the best checkpoint
+        eval_steps = set()
+    return dict(role=role, lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
+                optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
+                warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
+                steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps,
+                hold_encoder_steps=0 if teacher else settings.hold_encoder_steps)

@@ -82,7 +82,7 @@ def fine_tune_teacher(task, settings, encoded, directory):
         teacher = families.with_lora(teacher, settings.teacher_lora, settings.lora_alpha, settings.lora_dropout,
                                      settings.lora_targets)
     rows = encoded(tokenizer, settings.teacher_max_target_length)
-    stage = schedule(settings, len(rows["train"]), "teacher")
+    stage = cli.schedule(settings, len(rows["train"]), "teacher")
     run = Run(teacher, seed=settings.teacher_seed, data_seed=settings.teacher_seed)
     print(f"fine-tuning teacher {settings.teacher_base} on {task['name']} for {stage['steps']} steps -> {directory}")
     note = cli.short_schedule_note("teacher", settings.teacher_lr_given, stage["lr"], stage["steps"],
@@ -98,7 +98,7 @@ def fine_tune_teacher(task, settings, encoded, directory):
     if processes.is_main():  # only rank 0 evaluated; it saves the best checkpoint
         teacher.load_state_dict(run.best.state)
         teacher = families.plain_model(teacher)
-        save_model(teacher, tokenizer, directory)
+        families.save_model(teacher, tokenizer, directory)
         write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
                                                 "metrics": run.best.metrics, "warning": run.best.warning,
                                                 "steps": stage["steps"],
@@ -335,36 +335,6 @@ def autocast(device, enabled):
     return torch.autocast(device.type, dtype=torch.bfloat16, enabled=enabled)
 
 
-def schedule(settings, n_rows, role):
-    """How the teacher (role 'teacher') or the students ('student'; 'stage1': the first of two
-    stages, --stage1-epochs) train: lr, batch size, optimiser, warm-up, steps, and the steps
-    after which the dev set is scored (the best of those is kept; none in stage 1)."""
-    teacher = role == "teacher"
-    batch_size = (settings.teacher_batch_size if teacher else None) or settings.batch_size
-    # under torchrun each of the N processes takes its own batch per step: an epoch is N times fewer steps
-    steps_per_epoch = -(-n_rows // (batch_size * processes.world_size()))
-    epochs, max_steps = (settings.teacher_epochs, settings.teacher_max_steps) if teacher else (settings.epochs,
-                                                                                              settings.max_steps)
-    if role == "stage1":
-        epochs = settings.stage1_epochs
-    steps = max(1, int(steps_per_epoch * epochs))
-    steps = min(steps, max_steps) if max_steps else steps
-    every_epochs = settings.teacher_eval_every_epochs if teacher else settings.eval_every_epochs
-    # an interval in epochs counts on across epochs (the authors' Lightning restarts it each epoch)
-    interval = (max(1, round(every_epochs * steps_per_epoch)) if every_epochs else steps if teacher
-                else settings.eval_every)
-    eval_steps = set(range(interval, steps + 1, interval)) | {steps}
-    if settings.eval_steps and not teacher:
-        eval_steps |= {int(s) for s in settings.eval_steps.split(",") if 0 < int(s) <= steps}
-    if role == "stage1":  # the task head is untrained until stage 2, which keeps the best checkpoint
-        eval_steps = set()
-    return dict(role=role, lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
-                optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
-                warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
-                steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps,
-                hold_encoder_steps=0 if teacher else settings.hold_encoder_steps)
-
-
 def hold_encoder(model):
     """Drop this step's gradients of a sequence-to-sequence model's encoder (--hold-encoder-steps).
 
@@ -411,7 +381,7 @@ def batch_stream(rows, batch_size, pad_id, seed, order):
 
 
 def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, checkpoint=None):
-    """Train every run in lockstep on rows['train'] for stage['steps'] steps (stage: schedule(); loss:
+    """Train every run in lockstep on rows['train'] for stage['steps'] steps (stage: cli.schedule(); loss:
     cli.loss_settings), scoring rows['dev'] at stage['eval_steps'] and keeping each run's best checkpoint.
 
     Runs of the same data seed form a group: one batch and one teacher pass per group and step.
@@ -544,18 +514,6 @@ def write_json(path, payload):
     os.replace(temporary, path)
 
 
-def save_model(model, tokenizer, out):
-    """save_pretrained without the training-only projections (saved beside it instead)."""
-    out.mkdir(parents=True, exist_ok=True)
-    model = families.plain_model(model)  # a LoRA student is saved with its adapters merged in
-    state = model.state_dict()
-    maps = {k: v for k, v in state.items() if k.startswith("hidden_projections.")}
-    model.save_pretrained(out, state_dict={k: v for k, v in state.items() if k not in maps})
-    tokenizer.save_pretrained(out)
-    if maps:
-        torch.save(maps, out / "hidden_projections.pt")
-
-
 def finish_run(run, tokenizer, task, settings, summary, test_rows):
     """Load the best checkpoint, score it on the test splits (if the task has any), save the student,
     predictions, log and metrics.json (last: it marks the run done)."""
@@ -563,7 +521,7 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
     run.model.load_state_dict(best.state)
     if test_rows:
         best.metrics.update(evaluate(run.model, test_rows, task, tokenizer, settings)[0])
-    save_model(run.model, tokenizer, plan.out)
+    families.save_model(run.model, tokenizer, plan.out)
     if best.predictions:
         (plan.out / "predictions.txt").write_text("\n".join(best.predictions) + "\n")
     (plan.out / "log.txt").write_text("\n".join(json.dumps(line) for line in run.log + run.history) + "\n")
@@ -620,14 +578,14 @@ def distill(args, names):
     started, stage1_steps = time.time(), 0
     checkpoint = {"directory": args.out, "record": record, "resume": resume}
     if settings.stage1_epochs:  # the related studies' two stages: the matching terms alone first, no evaluation
-        stage1 = schedule(settings, len(rows["train"]), "stage1")
+        stage1 = cli.schedule(settings, len(rows["train"]), "stage1")
         if not (resume and resume["stage"] == "student"):  # a job stopped in stage 2 has done stage 1
             train(runs, teacher, rows, task, tokenizer, settings, stage1, cli.loss_settings(settings, "stage1"),
                   desc=f"stage 1: {len(runs)} student(s)", checkpoint=checkpoint)
             for run in runs:
                 run.log = [{"stage": 1, **line} for line in run.log]
         stage1_steps = stage1["steps"]
-    stage = schedule(settings, len(rows["train"]), "student")
+    stage = cli.schedule(settings, len(rows["train"]), "student")
     note = cli.short_schedule_note("student", settings.lr_given, stage["lr"], stage["steps"], stage["steps_per_epoch"],
                                    settings.epochs)
     if note:

@@ -485,3 +485,16 @@ def shrink_vocabulary(model, kept_ids):
             if getattr(config, name, None) in new_id:
                 setattr(config, name, new_id[getattr(config, name)])
     return small
+
+
+def save_model(model, tokenizer, out):
+    """save_pretrained without the training-only projections (saved beside it instead)."""
+    import torch
+    out.mkdir(parents=True, exist_ok=True)
+    model = plain_model(model)  # a LoRA student is saved with its adapters merged in
+    state = model.state_dict()
+    maps = {k: v for k, v in state.items() if k.startswith("hidden_projections.")}
+    model.save_pretrained(out, state_dict={k: v for k, v in state.items() if k not in maps})
+    tokenizer.save_pretrained(out)
+    if maps:
+        torch.save(maps, out / "hidden_projections.pt")

@@ -98,12 +98,12 @@ def model_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("angles")
     tokenizer = tf.AutoTokenizer.from_pretrained(families.minilm_path())
     teacher = tiny_bert(layers=4)
-    distill.save_model(teacher, tokenizer, root / "teacher")
+    families.save_model(teacher, tokenizer, root / "teacher")
     student, _ = distill.build_student(teacher, "copy", {"encoder": 2})
-    distill.save_model(student, tokenizer, root / "student")
+    families.save_model(student, tokenizer, root / "student")
     run = make_run(teacher, args_for("--student-layers", "2", "--student-width", "16", "--init", "random"),
                    "random", "last")
-    distill.save_model(run.model, tokenizer, root / "narrow")  # maps only for the matched state: encoder_2
+    families.save_model(run.model, tokenizer, root / "narrow")  # maps only for the matched state: encoder_2
     return root
 
 

@@ -116,7 +116,7 @@ def test_a_lora_student_trains_adapters_only_and_saves_as_a_plain_model(tmp_path
     run.model.eval()
     with torch.no_grad():
         expected = run.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
-    distill.save_model(run.model, tf.AutoTokenizer.from_pretrained(families.minilm_path()), tmp_path)
+    families.save_model(run.model, tf.AutoTokenizer.from_pretrained(families.minilm_path()), tmp_path)
     assert not list(tmp_path.glob("adapter_*"))
     loaded = tf.AutoModelForCausalLM.from_pretrained(tmp_path)
     assert type(loaded) is tf.LlamaForCausalLM and loaded.config.num_hidden_layers == 2

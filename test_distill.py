@@ -252,8 +252,8 @@ def test_a_held_encoder_takes_no_update_in_its_first_steps(steps, encoder_moves)
     args = args_for("--student-layers", "2", "--hold-encoder-steps", "2", kind="generation")
     run = make_run(teacher, args, "random", "none")
     before = {name: p.detach().clone() for name, p in run.model.named_parameters()}
-    plan = {**distill.schedule(args, 8, "student"), "steps": steps, "eval_steps": set()}
-    assert plan["hold_encoder_steps"] == 2 and distill.schedule(args, 8, "teacher")["hold_encoder_steps"] == 0
+    plan = {**cli.schedule(args, 8, "student"), "steps": steps, "eval_steps": set()}
+    assert plan["hold_encoder_steps"] == 2 and cli.schedule(args, 8, "teacher")["hold_encoder_steps"] == 0
     distill.train([run], None, {"train": seq2seq_rows(), "dev": {}}, {"kind": "generation"},
                   types.SimpleNamespace(pad_token_id=0), args, plan, cli.loss_settings(args, "student"), desc="test")
     moved = {name for name, p in run.model.named_parameters() if not torch.equal(p, before[name])}
@@ -429,7 +429,7 @@ def test_only_the_failing_student_stops_in_lockstep(tiny_teacher_dir):
     runs = [make_run(teacher, args, "copy", strategy) for strategy in ("forward", "none")]
     with torch.no_grad():
         runs[0].model.classifier.weight.fill_(float("nan"))  # as if an update had gone wrong
-    plan = {**distill.schedule(args, len(rows), "student"), "steps": 4, "eval_steps": {2, 4}}
+    plan = {**cli.schedule(args, len(rows), "student"), "steps": 4, "eval_steps": {2, 4}}
     distill.train(runs, teacher, {"train": rows, "dev": {"dev": rows[:8]}}, task, tokenizer, args, plan,
                   cli.loss_settings(args, "student"), desc="test")
     assert runs[0].failed.startswith("stopped at step 2: loss term ce is nan")

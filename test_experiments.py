@@ -136,11 +136,10 @@ def test_every_claim_names_runs_its_table_trains():
 
 # ------------------------------------------------------------------ the offline tables
 def evaluated_steps(job):
-    """The steps a planned job's students evaluate at, as distill.schedule plans them (rows enough that
+    """The steps a planned job's students evaluate at, as cli.schedule plans them (rows enough that
     --max-steps, not an epoch, ends the run)."""
-    import distill
     settings = cli.parse_args([word for flag, value in job.items() for word in (f"--{flag}", value)])
-    return distill.schedule(settings, 10 ** 6, "student")["eval_steps"]
+    return cli.schedule(settings, 10 ** 6, "student")["eval_steps"]
 
 
 def test_table_1_is_the_offline_grid():

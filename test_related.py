@@ -306,11 +306,11 @@ def test_stage_one_counts_only_matching_and_stage_two_only_ce_and_kd():
 
 def test_stage_one_schedule_has_its_own_length_and_no_evaluation():
     args = args_for("--stage1-epochs", "2", "--epochs", "3", "--batch-size", "10", "--eval-every", "4")
-    stage1, stage2 = (distill.schedule(args, 100, role) for role in ("stage1", "student"))
+    stage1, stage2 = (cli.schedule(args, 100, role) for role in ("stage1", "student"))
     assert (stage1["steps"], stage1["eval_steps"]) == (20, set())
     assert (stage2["steps"], min(stage2["eval_steps"])) == (30, 4)
     capped = args_for("--stage1-epochs", "2", "--max-steps", "5")
-    assert distill.schedule(capped, 100, "stage1")["steps"] == 5  # --max-steps caps each stage
+    assert cli.schedule(capped, 100, "stage1")["steps"] == 5  # --max-steps caps each stage
 
 
 def test_two_stages_run_with_a_fresh_optimiser_each(tiny_teacher_dir, tmp_path, monkeypatch):
