@@ -364,7 +364,9 @@ table(mpnet())
 # github.com/MANGA-UOFA/Layer-Selection (PAPER.md section 1); a value distill.py cannot express
 # exactly says so. Hub models and data, GPUs; independent jobs are spread over all visible GPUs.
 # GLUE teachers: classification/scripts/finetune/{mnli,qqp,qnli,sst2}.sh: bert-base-uncased, 3 epochs,
-# batch 32, length 128, AdamW with linear decay, no warm-up, evaluated once at the end of epoch 3.
+# batch 32, length 128, AdamW with linear decay, no warm-up. Their trainer.py evaluates every 500 steps
+# of each epoch but keeps the last weights (load_best_model_at_end unset; PAPER.md section 1.5): one
+# evaluation at the end of epoch 3, the best of one, keeps the same model.
 GLUE_TEACHER_LR = {"mnli": "2e-5", "qqp": "2e-5", "qnli": "5e-5", "sst2": "5e-5"}
 
 

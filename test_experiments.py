@@ -232,6 +232,7 @@ def test_glue_jobs(paper):
         assert job["student-layers"] == "3" and job["batch-size"] == "32" and job["max-length"] == "128"
         assert job["optimizer"] == "adamw" and job["warmup-steps"] == "0" and job["freeze-embeddings"] == "no"
         assert job["teacher-base"] == "bert-base-uncased" and job["teacher-epochs"] == "3"
+        assert job["teacher-eval-every-epochs"] == "3"  # one evaluation, at the end: their teacher keeps its last weights
         assert job["teacher-batch-size"] == "32" and job["teacher-optimizer"] == "adamw"
         assert job["teacher-lr"] == {"mnli": "2e-5", "qqp": "2e-5", "qnli": "5e-5", "sst2": "5e-5"}[job["task"]]
         assert job["epochs"] == ("20" if job["task"] == "sst2" else "10")
