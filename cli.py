@@ -152,6 +152,8 @@ def parse_args(argv=None, description=None):
       "authors' --val_check_interval 0.3 for BART and T5)")
     a("--eval-steps", help="extra comma-separated steps at which to evaluate (learning curves)")
     a("--num-beams", type=int, help="beam size for generation (default: 5 for dart, 4 otherwise)")
+    a("--test-num-beams", type=int, help="beam size for the test splits, scored once on the best checkpoint "
+      "(default: --num-beams; the authors' test decoding: DART 6, WMT16 5)")
     a("--batch-order", default="shuffle", choices=("shuffle", "bucket"),
       help="training batches: shuffle (random rows), or bucket (random batches of rows of similar length: "
       "less padding, see data.batches)")
@@ -178,7 +180,7 @@ POSITIVE = ("max_length", "teacher_epochs", "student_layers", "temperature", "ba
 POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
                      "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
                      "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha",
-                     "teacher_max_target_length", "teacher_num_beams")
+                     "teacher_max_target_length", "teacher_num_beams", "test_num_beams")
 
 
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
@@ -259,6 +261,7 @@ def resolve_settings(args, task):
         "teacher_lr": args.teacher_lr or (1e-3 if teacher_base in families.SCRATCH_TEACHERS else 2e-5),
         "num_beams": num_beams,
         "teacher_num_beams": args.teacher_num_beams or num_beams,
+        "test_num_beams": args.test_num_beams or num_beams,
         "teacher_max_target_length": args.teacher_max_target_length or args.max_target_length,
         "teacher_base": teacher_base,
         "bf16": args.bf16 == "yes" or (args.bf16 == "auto" and torch.device(args.device).type == "cuda")})

@@ -498,9 +498,9 @@ def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
 def evaluate(model, rows, task, tokenizer, settings, role="student"):
     """Metrics per split, the score that picks the best checkpoint, predictions and a classifier's
     warning (scoring.evaluate). A generation teacher decodes with beams and a target length of its own
-    (--teacher-num-beams)."""
+    (--teacher-num-beams), the test splits with theirs (--test-num-beams)."""
     teacher = role == "teacher"
-    num_beams = settings.teacher_num_beams if teacher else settings.num_beams
+    num_beams = {"teacher": settings.teacher_num_beams, "test": settings.test_num_beams}.get(role, settings.num_beams)
     max_target_length = settings.teacher_max_target_length if teacher else settings.max_target_length
     return scoring.evaluate(model, rows, task, tokenizer, 2 * settings.batch_size, num_beams,
                             max_target_length or settings.max_length)
@@ -520,7 +520,7 @@ def finish_run(run, tokenizer, task, settings, summary, test_rows):
     plan, best = run.plan, run.best
     run.model.load_state_dict(best.state)
     if test_rows:
-        best.metrics.update(evaluate(run.model, test_rows, task, tokenizer, settings)[0])
+        best.metrics.update(evaluate(run.model, test_rows, task, tokenizer, settings, "test")[0])
     families.save_model(run.model, tokenizer, plan.out)
     if best.predictions:
         (plan.out / "predictions.txt").write_text("\n".join(best.predictions) + "\n")

@@ -404,10 +404,12 @@ DART_TEACHER = ["--teacher-base", "facebook/bart-large", "--teacher-optimizer", 
                 "--teacher-dir", "runs/paper/teachers/dart"]
 # DART students: dart/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/*-3l*.sh: 3+3 layers, lr
 # 1e-4, batch 8, 18 epochs, 100 warm-up steps, lengths 128, validated three times per epoch
-# (--val_check_interval 0.3) with beam 5, --freeze_embeds, T = 1, no normalisation.
+# (--val_check_interval 0.3) with beam 5, --freeze_embeds, T = 1, no normalisation. The test split is decoded
+# with beam 6 (dart/scripts/run_eval.sh).
 DART_STUDENT = ["--student-layers", "3", "--optimizer", "adamw", "--lr", "1e-4", "--batch-size", "8", "--epochs", "18",
                 "--warmup-steps", "100", "--max-source-length", "128", "--max-target-length", "128",
-                "--eval-every-epochs", "0.3", "--num-beams", "5", "--temperature", "1", "--hid-norm", "none",
+                "--eval-every-epochs", "0.3", "--num-beams", "5", "--test-num-beams", "6", "--temperature", "1",
+                "--hid-norm", "none",
                 "--freeze-embeddings", "yes", "--bf16", "no"]
 # WMT16 En-Ro teacher: t5mt/scripts/run_finetune_teacher.sh: t5-base, Adafactor, lr 5e-4, 9 epochs,
 # batch 8, 500 warm-up steps, lengths 300, validated twice per epoch with beam 2 (the students: 4).
@@ -419,10 +421,12 @@ WMT_TEACHER = ["--teacher-base", "t5-base", "--teacher-optimizer", "adafactor", 
 # Adafactor, lr 1e-4, batch 8, 500 warm-up steps, 40 epochs, T = 2, validated three times per epoch with
 # beam 4, --normalize_hidden (one layer norm per hidden-state tensor), --freeze_embeds; lengths 300 are
 # t5mt/finetune.py's defaults; the source prefix is T5's task-specific one, which their finetune.py
-# applies; t5mt copies blocks 1,7,12 (1-based).
+# applies; t5mt copies blocks 1,7,12 (1-based). The test split is decoded with beam 5 (t5mt/run_eval.py's
+# default; t5mt/scripts/run_eval.sh sets BEAM=5 but never passes it).
 WMT_STUDENT = ["--student-layers", "3", "--optimizer", "adafactor", "--lr", "1e-4", "--batch-size", "8",
                "--epochs", "40", "--warmup-steps", "500", "--max-source-length", "300", "--max-target-length", "300",
                "--source-prefix", "translate English to Romanian: ", "--eval-every-epochs", "0.3", "--num-beams", "4",
+               "--test-num-beams", "5",
                "--temperature", "2", "--hid-norm", "layernorm", "--copy-from", "1,7,12", "--freeze-embeddings", "yes",
                "--bf16", "no"]
 # Ablations, on MNLI: depth classification/scripts/depth/mnli-*-9l.sh (6 layers: the same with 6); width

@@ -259,7 +259,8 @@ def test_dart_jobs(paper):
         assert (job["optimizer"], job["lr"], job["batch-size"], job["epochs"], job["warmup-steps"]) == \
             ("adamw", "1e-4", "8", "18", "100")
         assert (job["max-source-length"], job["max-target-length"]) == ("128", "128")
-        assert (job["eval-every-epochs"], job["num-beams"], job["temperature"]) == ("0.3", "5", "1")
+        assert (job["eval-every-epochs"], job["num-beams"], job["test-num-beams"], job["temperature"]) == \
+            ("0.3", "5", "6", "1")
         assert job["hid-norm"] == "none" and job["freeze-embeddings"] == "yes"
         assert (job["teacher-base"], job["teacher-lr"], job["teacher-epochs"], job["teacher-batch-size"],
                 job["teacher-warmup-steps"], job["teacher-eval-every-epochs"]) == \
@@ -274,7 +275,8 @@ def test_wmt16_jobs(paper):
             ("adafactor", "1e-4", "500", "8", "40")
         assert job["source-prefix"] == "translate English to Romanian: "  # one word, trailing space kept
         assert (job["max-source-length"], job["max-target-length"]) == ("300", "300")
-        assert (job["temperature"], job["num-beams"], job["eval-every-epochs"]) == ("2", "4", "0.3")
+        assert (job["temperature"], job["num-beams"], job["test-num-beams"], job["eval-every-epochs"]) == \
+            ("2", "4", "5", "0.3")
         assert job["hid-norm"] == "layernorm" and job["copy-from"] == "1,7,12" and job["freeze-embeddings"] == "yes"
         assert (job["teacher-base"], job["teacher-optimizer"], job["teacher-lr"], job["teacher-epochs"],
                 job["teacher-batch-size"], job["teacher-warmup-steps"], job["teacher-eval-every-epochs"]) == \

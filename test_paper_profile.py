@@ -258,13 +258,14 @@ def check_settings(metrics, expected, short):
         assert (settings["warmup_steps"], settings["temperature"], settings["hid_norm"]) == (500, 2.0, "layernorm")
         assert settings["source_prefix"] == "translate English to Romanian: "
         assert (settings["max_length"], settings["max_target_length"]) == (300, 300)
-        assert (settings["num_beams"], settings["teacher_num_beams"]) == (4, 2)
+        assert (settings["num_beams"], settings["teacher_num_beams"], settings["test_num_beams"]) == (4, 2, 5)
         if metrics["init"] == "copy":
             assert metrics["copied_blocks"] == {"encoder": [1, 7, 12], "decoder": [1, 7, 12]}
     if metrics["task"] == "dart":  # the authors' BART settings
         assert (settings["num_beams"], settings["warmup_steps"], settings["freeze_embeddings"]) == (5, 100, "yes")
         assert (settings["max_length"], settings["max_target_length"], settings["lr"]) == (128, 128, 1e-4)
-        assert (settings["teacher_max_target_length"], settings["teacher_num_beams"]) == (256, 5)
+        assert (settings["teacher_max_target_length"], settings["teacher_num_beams"], settings["test_num_beams"]) == \
+            (256, 5, 6)
     if settings["student_width"]:  # the width ablation: the authors' never-trained BERT maps
         assert settings["projections"] == "fixed" and metrics["student_width"] == settings["student_width"]
 
@@ -295,7 +296,8 @@ def test_the_teacher_trains_and_decodes_with_its_own_target_length_and_beams(sha
     assert encoded == [256] * 3 + [128] * 3  # train, dev and test: the teacher's, then the students'
     first_student = decoded.index((5, 128))  # the teacher's evaluations come first, then the students'
     assert first_student > 0 and set(decoded[:first_student]) == {(2, 256)}
-    assert set(decoded[first_student:]) == {(5, 128)}
+    assert set(decoded[first_student:-1]) == {(5, 128)}
+    assert decoded[-1] == (6, 128)  # the test split, once, on the best checkpoint: the authors' beam 6 (run_eval.sh)
 
 
 def test_no_two_paper_runs_share_a_directory():
