@@ -52,3 +52,33 @@ def test_two_processes_equal_one_process_with_twice_the_batch(teacher_without_dr
     assert ddp.keys() == single.keys()
     for key in single:
         torch.testing.assert_close(ddp[key], single[key], rtol=1e-4, atol=1e-5, msg=key)
+
+
+def test_a_ddp_job_stopped_by_sigterm_resumes_as_a_whole_to_the_same_result(teacher_without_dropout, tmp_path):
+    """torchrun forwards SIGTERM to both ranks; they stop together at the same step, rank 0 writes the
+    checkpoint, and the same command resumes both ranks from it to the uninterrupted run's weights."""
+    import signal
+    import time
+    from test_checkpoints import result
+
+    def launch(out):
+        command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                   "distill.py", "--teacher", teacher_without_dropout, "--batch-size", 8, "--strategy", "none,forward",
+                   "--device", "cpu", "--n-train", 64, "--max-length", 32, "--lr", "1e-3", "--init", "random",
+                   "--student-layers", 2, "--epochs", 100, "--max-steps", 120, "--eval-every", 20, "--out", out]
+        return subprocess.Popen(list(map(str, command)), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "OMP_NUM_THREADS": "1"})
+    whole = launch(tmp_path / "whole")
+    assert whole.wait(timeout=300) == 0, whole.stdout.read()[-2000:]
+    stopped = launch(tmp_path / "cut")
+    manifest = tmp_path / "cut" / "checkpoint" / "manifest.json"
+    while not (manifest.exists() and json.loads(manifest.read_text())["step"] >= 40):
+        assert stopped.poll() is None, stopped.stdout.read()[-2000:]
+        time.sleep(0.01)
+    stopped.send_signal(signal.SIGTERM)
+    output = stopped.communicate(timeout=120)[0]
+    assert stopped.returncode != 0 and "stopped by a signal at step" in output
+    resumed = launch(tmp_path / "cut")
+    output = resumed.communicate(timeout=300)[0]
+    assert resumed.returncode == 0 and "resumed at step" in output, output[-2000:]
+    assert result(tmp_path / "cut") == result(tmp_path / "whole")
