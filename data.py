@@ -452,6 +452,12 @@ def load_glue(name):
     return convert("train"), {key: convert(split) for key, split in dev_splits.items()}, label_names
 
 
+def dart_source(tripleset):
+    """A DART triple set as the authors' encoder reads it (dart/utils.py): 'subject : relation : object'
+    with the relation lower-cased, the triples joined by ' | '."""
+    return " | ".join(f"{subject} : {relation.lower()} : {obj}" for subject, relation, obj in tripleset)
+
+
 def load_generation_hub(name):
     """(train, dev splits, test splits). The best checkpoint is picked on dev; test is scored once,
     on that checkpoint. DART's dev and test rows keep every reference (about 3): the authors
@@ -459,7 +465,7 @@ def load_generation_hub(name):
     if name == "dart":
         raw = load_hub_dataset("GEM/dart")
         def convert(split):
-            return [{"source": " ; ".join(" | ".join(t) for t in row["tripleset"]), "target": row["target"],
+            return [{"source": dart_source(row["tripleset"]), "target": row["target"],
                      "references": list(row.get("references") or [row["target"]])} for row in raw[split]]
         return convert("train"), {"dev": convert("validation")}, {"test": convert("test")}
     raw = load_hub_dataset("wmt/wmt16", "ro-en")  # the authors train on a 100k-pair subset

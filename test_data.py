@@ -142,3 +142,10 @@ def test_task_vocabulary_reads_pairs_and_lm_text(tokenizer):
     small, kept = data.task_vocabulary(tokenizer, task)
     for word in ("zebra", "quokka", "wombat"):
         assert [kept[i] for i in small(word)["input_ids"]] == tokenizer(word)["input_ids"]
+
+
+def test_a_dart_triple_set_reads_as_the_authors_linearise_it():
+    """dart/utils.py: 'subject : relation : object', the relation lower-cased, triples joined by ' | '."""
+    assert data.dart_source([["Mars Hill College", "JOINED", "1973"], ["Mars Hill College", "LOCATION", "Mars Hill"]]) \
+        == "Mars Hill College : joined : 1973 | Mars Hill College : location : Mars Hill"
+

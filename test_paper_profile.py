@@ -280,11 +280,12 @@ def test_the_teacher_trains_and_decodes_with_its_own_target_length_and_beams(sha
     short[short.index("--teacher-dir") + 1] = str(tmp_path / "teacher")  # fine-tuned by this call
     short[short.index("--strategy") + 1] = "forward"
     monkeypatch.setattr(data, "load_hub_dataset", fake_hub_dataset)
-    encoded, decoded = [], []
+    encoded, decoded, sources = [], [], []
     encode, generation_metrics = data.encode, distill.scoring.generation_metrics
 
     def spy_encode(task, examples, tokenizer, max_length, max_target_length=None, source_prefix=""):
         encoded.append(max_target_length)
+        sources.append(examples[0]["source"])
         return encode(task, examples, tokenizer, max_length, max_target_length, source_prefix)
 
     def spy_generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
@@ -294,6 +295,7 @@ def test_the_teacher_trains_and_decodes_with_its_own_target_length_and_beams(sha
     monkeypatch.setattr(distill.scoring, "generation_metrics", spy_generation_metrics)
     distill.main(short)
     assert encoded == [256] * 3 + [128] * 3  # train, dev and test: the teacher's, then the students'
+    assert all(" : near : " in source and " | " in source for source in sources)  # the authors' triples (dart/utils.py)
     first_student = decoded.index((5, 128))  # the teacher's evaluations come first, then the students'
     assert first_student > 0 and set(decoded[:first_student]) == {(2, 256)}
     assert set(decoded[first_student:-1]) == {(5, 128)}
