@@ -20,12 +20,13 @@ import torch
 # Settings that may differ between the run that wrote a checkpoint and the one that resumes it: where
 # and how fast it runs, not what it computes.
 FREE_TO_CHANGE = ("overwrite", "keep_checkpoints", "threads", "device", "list_tasks")
-STOP = {"signal": None}  # set by the handler; train() checks it after every step
+STOP = {"signal": None}  # set by the handler; train() checks it at every log step
 
 
 def stop_on_signals():
-    """SIGTERM and SIGINT (pre-emption, a time limit, Ctrl-C) ask the job to write a checkpoint at the end of
-    the current step and exit; a second signal stops it at once, as the default handlers do."""
+    """SIGTERM and SIGINT (pre-emption, a time limit, Ctrl-C) ask the job to write a checkpoint at its next
+    log step (every 50 steps and at each evaluation: distill.train) and exit; a second signal stops it at
+    once, as the default handlers do."""
     def handler(number, frame):
         STOP["signal"] = number
         signal.signal(signal.SIGTERM, signal.SIG_DFL)

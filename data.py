@@ -596,7 +596,7 @@ def check_row(path, number, row):
 def load_local(train_file, dev_file):
     """Local classification files with columns text, optional text_pair, label (int or name)."""
     rows = {"train": read_rows(train_file), "dev": read_rows(dev_file)}
-    for (split, split_rows), path in zip(rows.items(), (train_file, dev_file)):
+    for split_rows, path in zip(rows.values(), (train_file, dev_file)):
         if not split_rows:
             raise ValueError(f"{path} has no rows; it needs columns 'text' and 'label' (and optionally 'text_pair')")
         for number, row in split_rows:

@@ -440,7 +440,8 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
                 for name, value in parts.items():  # summed as tensors: no sync with the device per step
                     run.loss_sums[name] = run.loss_sums.get(name, 0.0) + value.detach()
         progress.update(1)
-        if step % 50 == 0 or step == total_steps or step in eval_steps:
+        logs = step % 50 == 0 or step == total_steps or step in eval_steps
+        if logs:
             log_window(runs, step, step - logged, progress)
             logged = step
         if step in eval_steps and processes.is_main():  # under torchrun the others wait for rank 0 at the next step
@@ -451,7 +452,8 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
             progress.set_postfix(dev=scores)
             if progress.disable:  # no bar (output not a terminal, e.g. run_all.log): one line per evaluation
                 print(f"{desc}: step {step}/{total_steps}, dev {scores}", flush=True)
-        stop = checkpoint and processes.any_process(checkpoints.STOP["signal"] is not None)
+        # a signal is acted on at the next log step: under torchrun one collective per window, not per step
+        stop = checkpoint and logs and processes.any_process(checkpoints.STOP["signal"] is not None)
         if checkpoint and (step in eval_steps or stop):
             if processes.is_main():
                 job_state = {"mixing_states": [group["mixing_rng"].getstate() for group in groups], "logged": logged}

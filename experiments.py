@@ -604,6 +604,14 @@ def how_to_split(t, seeds=None, init=None, strategies=None):
             + f"; e.g. bash run_all.sh {t.name} {flags[0]}")
 
 
+def summary(t, job_list, seeds, init, strategies):
+    """'TABLE: N jobs, estimated M minutes on 2 CPU cores', and on a second line how to split a call over the hour."""
+    where = "of GPU time" if t.gpu else "on 2 CPU cores"
+    split = how_to_split(t, seeds, init, strategies)
+    return (f"{t.name}: {len(job_list)} jobs, estimated {estimate(job_list) // 60} minutes {where}"
+            + (f"\n   {split}" if split else ""))
+
+
 def command_line(job):
     return "python " + " ".join(shlex.quote(word) for word in ["distill.py", *job.argv])
 
@@ -696,12 +704,7 @@ def visible_gpus():
 
 def run_table(t, seeds, init, strategies):
     job_list = jobs(t, seeds, init, strategies)
-    total = estimate(job_list)
-    where = "of GPU time" if t.gpu else "on 2 CPU cores"
-    print(f"== {t.name}: {len(job_list)} jobs, estimated {total // 60} minutes {where} (finished runs are skipped)")
-    split = how_to_split(t, seeds, init, strategies)
-    if split:
-        print(f"   {split}")
+    print(f"== {summary(t, job_list, seeds, init, strategies)} (finished runs are skipped)")
     if t.requirements:
         install(t.requirements)
     results = Path("results", t.name)
@@ -755,12 +758,7 @@ def main(argv=None):
             job_list = jobs(t, args.seeds, args.init, args.strategies)
             for job in job_list:
                 print(command_line(job))
-            total = estimate(job_list)
-            print(f"# {name}: {len(job_list)} jobs, estimated {total // 60} minutes "
-                  f"{'of GPU time' if t.gpu else 'on 2 CPU cores'}", file=sys.stderr)
-            split = how_to_split(t, args.seeds, args.init, args.strategies)
-            if split:
-                print(f"   {split}", file=sys.stderr)
+            print(f"# {summary(t, job_list, args.seeds, args.init, args.strategies)}", file=sys.stderr)
             continue
         run_table(t, args.seeds, args.init, args.strategies)
 

@@ -22,6 +22,7 @@ import data
 import distill
 import experiments
 import mapping
+import scoring
 
 STRATEGIES = ("none", "forward", "reverse", "all-to-one", "random")
 MATCHING = ("forward", "reverse", "all-to-one", "random")
@@ -211,8 +212,7 @@ def distinguishable(differences):
     the t of the next fewer (a slightly stricter test)."""
     if len(differences) < MIN_SEEDS:
         return False
-    t = T_95[max(degrees for degrees in T_95 if degrees <= len(differences) - 1)]
-    return abs(statistics.mean(differences)) > t * statistics.stdev(differences) / len(differences) ** 0.5
+    return abs(statistics.mean(differences)) > t_95(len(differences)) * statistics.stdev(differences) / len(differences) ** 0.5
 
 
 def verdict(init, score, differences, name):
@@ -279,9 +279,6 @@ def constant_output_notes(runs):
     return notes
 
 
-# A classifier this close to the dev set's majority-class rate (in points) scores what answering one
-# class for every example scores: flag it under its table, as generation flags a constant output.
-MAJORITY_MARGIN = 1.0
 
 
 @functools.lru_cache(maxsize=None)
@@ -301,7 +298,7 @@ def majority_rate(task_name, n_dev):
 def majority_class_notes(runs):
     """One line per classifier that has not learnt: the warning distill.py wrote into its metrics.json
     (scoring.majority_note, any task and local files), or for rows written before it did, a score
-    within MAJORITY_MARGIN points of the offline task's dev majority class. The teachers too."""
+    within scoring.MAJORITY_MARGIN of the offline task's dev majority class. The teachers too."""
     notes = set()
     for r in runs:
         if r["kind"] != "classification":
@@ -310,8 +307,8 @@ def majority_class_notes(runs):
         rate = majority_rate(r["task"], r.get("n_dev")) if "warning" not in r else None
         if r.get("warning"):
             notes.add(f"{name}: {r['warning']}.")
-        elif rate is not None and (r["score"] - rate) * 100 < MAJORITY_MARGIN:
-            notes.add(f"{name}: {r['score'] * 100:.1f}, within {MAJORITY_MARGIN:.0f} point of the majority "
+        elif rate is not None and r["score"] - rate < scoring.MAJORITY_MARGIN:
+            notes.add(f"{name}: {r['score'] * 100:.1f}, within {scoring.MAJORITY_MARGIN * 100:.0f} point of the majority "
                       f"class ({rate * 100:.1f}): it did not learn.")
         if (r.get("teacher") or {}).get("warning"):
             notes.add(f"the teacher ({r['teacher'].get('dir', '-')}): {r['teacher']['warning']}.")
@@ -649,9 +646,9 @@ def per_seed(selector, runs):
 
 
 def paired(a, b, runs):
-    """Per-seed a - b over the seeds both have, signed so that positive means a is better."""
-    chosen = [r for r in runs if matches(r, a) or matches(r, b)] if "gap" not in a else runs
-    sign = -1 if chosen and "gap" not in a and lower_is_better(chosen[0]) else 1
+    """Per-seed a - b over the seeds both have, signed so that positive means a is better (a gap
+    between two selectors is a distance: never flipped)."""
+    sign = -1 if "gap" not in b and any(lower_is_better(r) for r in runs if matches(r, b)) else 1
     value_a, value_b = per_seed(a, runs), per_seed(b, runs)
     return [sign * (value_a[seed] - value_b[seed]) for seed in sorted(value_a) if seed in value_b]
 
@@ -760,7 +757,7 @@ def paper_evidence(claim):
         for (task, split), name in PAPER_COLUMN_NAMES.items():
             if kind and task not in PAPER_KINDS[kind]:
                 continue
-            metric = "bleu" if task in ("dart", "wmt16-en-ro") else "accuracy"
+            metric = "bleu" if task in PAPER_KINDS["generation"] else "accuracy"
             number = functools.partial(paper_number, task, split, metric, init)
             if claim.kind == "above":
                 cells.append(f"{name} {number('forward') - number('none'):+.1f}")
