@@ -111,9 +111,14 @@ def parse_args(argv=None, description=None):
     a("--a-kl", type=float, default=1.0, help="weight of KL(teacher || student)")
     a("--a-hid", type=float, default=3.0, help="weight of the hidden-state loss")
     a("--temperature", type=float, default=1.0, help="KD temperature (authors: 1; 2 for T5 translation)")
+    a("--kl-positions", default="scored", choices=losses.KL_POSITIONS,
+      help="where KL(teacher || student) is taken (losses.kd_loss_every_position): scored, the positions CE "
+      "scores (a language model's completion tokens), averaged over them; every, the authors' LLM code: every "
+      "position, prompt and padding included, averaged and scaled by the share of real tokens (decoder-only "
+      "language models only)")
     a("--hid-reduction", choices=losses.REDUCTIONS, help="hidden-loss reduction (see losses.hidden_loss); "
       "default: bert for classification, seq2seq for generation, as in the authors' code; token for "
-      "language modeling (their LLM code's per-token mean, padding masked instead of rescaled)")
+      "language modeling (their LLM code's per-token mean, padding masked instead of rescaled; llm: theirs)")
     a("--hid-norm", choices=losses.NORMS, help="normalise hidden states before the loss (see "
       "losses.normalise); default: l2 for language modeling (the authors' LLM code), none otherwise")
     # the related studies' methods (Wang et al. 2023; Ko et al. 2023), see related.py
@@ -154,6 +159,10 @@ def parse_args(argv=None, description=None):
     a("--num-beams", type=int, help="beam size for generation (default: 5 for dart, 4 otherwise)")
     a("--test-num-beams", type=int, help="beam size for the test splits, scored once on the best checkpoint "
       "(default: --num-beams; the authors' test decoding: DART 6, WMT16 5)")
+    a("--test-bleu", default="sacrebleu", choices=("sacrebleu", "multi-bleu"),
+      help="how the test splits' BLEU is computed: sacrebleu (cased, its own tokeniser) or multi-bleu (the "
+      "authors' DART scoring: lower-cased, split on non-word characters, three reference lines; "
+      "scoring.multi_bleu)")
     a("--batch-order", default="shuffle", choices=("shuffle", "bucket"),
       help="training batches: shuffle (random rows), or bucket (random batches of rows of similar length: "
       "less padding, see data.batches)")
@@ -245,6 +254,9 @@ def resolve_settings(args, task):
     if (args.lora or args.teacher_lora) and not language_model:
         raise ValueError("--lora and --teacher-lora are implemented for decoder-only language models (the "
                          "authors' LLM setting), not for a task of kind " + repr(task["kind"]))
+    if args.kl_positions == "every" and not language_model:
+        raise ValueError(f"--kl-positions every is the authors' decoder-only KL, but task {task['name']!r} is "
+                         f"{task['kind']}; leave the flag out")
     if args.hold_encoder_steps and task["kind"] != "generation":
         raise ValueError(f"--hold-encoder-steps holds a sequence-to-sequence model's encoder, but task "
                          f"{task['name']!r} is {task['kind']}; leave the flag out")
@@ -316,6 +328,7 @@ class Loss:
     objective: str  # what matched layers share: hidden states (the paper), attention, ... or nothing (kd-only)
     supplementary: str  # none, or mixup: the matching terms move to inputs mixed in embedding space
     temperature: float
+    kl_positions: str  # scored (the tokens CE scores) or every (the authors' LLM KL)
     hid_reduction: str  # losses.hidden_loss
     hid_norm: str
 
@@ -342,8 +355,8 @@ def loss_settings(settings, role):
     """
     weights = {"ce": settings.a_ce, "kl": settings.a_kl, "hid": settings.a_hid, "att": settings.a_att,
                "ic": settings.consistency}
-    loss = Loss(weights, settings.objective, settings.supplementary, settings.temperature, settings.hid_reduction,
-                settings.hid_norm)
+    loss = Loss(weights, settings.objective, settings.supplementary, settings.temperature, settings.kl_positions,
+                settings.hid_reduction, settings.hid_norm)
     if role == "stage1":
         return dataclasses.replace(loss, weights={**weights, "ce": 0.0, "kl": 0.0})
     if role == "student" and settings.stage1_epochs:

@@ -320,7 +320,10 @@ def student_loss(run, batch, teacher_outputs, loss):
         config, maps = run.model.config, projections(run.model)
         student_logits, mask = families.scored_logits(outputs.logits, batch, config)
         teacher_logits, _ = families.scored_logits(teacher_outputs.logits, batch, config)
-        parts["kl"] = losses.kd_loss(student_logits, teacher_logits, loss.temperature, mask)
+        parts["kl"] = (losses.kd_loss(student_logits, teacher_logits, loss.temperature, mask)
+                       if loss.kl_positions == "scored" else  # the authors' LLM KL: every position
+                       losses.kd_loss_every_position(outputs.logits, teacher_outputs.logits, batch["attention_mask"],
+                                                     loss.temperature))
         if matches_hidden:  # L_hid: (s - t)^2 over the matched pairs' real tokens, reduced as the authors' code
             parts["hid"] = losses.stacks_hidden_loss(families.hidden_states(outputs, config), teacher_outputs.hidden,
                                                      run.pairs, families.token_masks(batch, config),
@@ -500,12 +503,13 @@ def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
 def evaluate(model, rows, task, tokenizer, settings, role="student"):
     """Metrics per split, the score that picks the best checkpoint, predictions and a classifier's
     warning (scoring.evaluate). A generation teacher decodes with beams and a target length of its own
-    (--teacher-num-beams), the test splits with theirs (--test-num-beams)."""
+    (--teacher-num-beams), the test splits with theirs (--test-num-beams) and their BLEU (--test-bleu)."""
     teacher = role == "teacher"
     num_beams = {"teacher": settings.teacher_num_beams, "test": settings.test_num_beams}.get(role, settings.num_beams)
     max_target_length = settings.teacher_max_target_length if teacher else settings.max_target_length
+    bleu = settings.test_bleu if role == "test" else "sacrebleu"
     return scoring.evaluate(model, rows, task, tokenizer, 2 * settings.batch_size, num_beams,
-                            max_target_length or settings.max_length)
+                            max_target_length or settings.max_length, bleu)
 
 
 def write_json(path, payload):

@@ -113,12 +113,13 @@ SWEEP_RANDOM = steps(300, 100, 25)   # the lr sweep's and depth's random-init st
 
 
 # ----------------------------------------------------------------------------- claims
-def grid_claims(inits, margin, unit, where="", evidence=None):
+def grid_claims(inits, margin, unit, where="", evidence=None, kind=None):
     """The paper's two claims, judged per init: matching helps (forward above none), and the
     strategy does not matter much (reverse, all-to-one and random within `margin` of forward; the
     paper's own margin: 3 accuracy points, 2 BLEU). Their evidence: the paper's table (report.py
-    reads it from PAPER_RESULTS, the columns of the unit's kind), or the two texts given."""
-    kind = "generation" if unit == "BLEU" else "classification"
+    reads it from PAPER_RESULTS, the columns of the task kind: by default the unit's), or the two
+    texts given."""
+    kind = kind or ("generation" if unit == "BLEU" else "classification")
     helps, within = evidence or ("paper-table", f"paper-table {kind}")
     claims = []
     for init in inits:
@@ -405,10 +406,12 @@ DART_TEACHER = ["--teacher-base", "facebook/bart-large", "--teacher-optimizer", 
 # DART students: dart/scripts/{mle,forward,reverse,all-to-one,random-shuffle}/*-3l*.sh: 3+3 layers, lr
 # 1e-4, batch 8, 18 epochs, 100 warm-up steps, lengths 128, validated three times per epoch
 # (--val_check_interval 0.3) with beam 5, --freeze_embeds, T = 1, no normalisation. The test split is decoded
-# with beam 6 (dart/scripts/run_eval.sh).
+# with beam 6 (dart/scripts/run_eval.sh), lower-cased and split on non-word characters (dart/run_eval.py), and
+# scored by multi-bleu.perl against three reference files (dart/scripts/run_eval_on_dart.sh).
 DART_STUDENT = ["--student-layers", "3", "--optimizer", "adamw", "--lr", "1e-4", "--batch-size", "8", "--epochs", "18",
                 "--warmup-steps", "100", "--max-source-length", "128", "--max-target-length", "128",
-                "--eval-every-epochs", "0.3", "--num-beams", "5", "--test-num-beams", "6", "--temperature", "1",
+                "--eval-every-epochs", "0.3", "--num-beams", "5", "--test-num-beams", "6", "--test-bleu", "multi-bleu",
+                "--temperature", "1",
                 "--hid-norm", "none",
                 "--freeze-embeddings", "yes", "--bf16", "no"]
 # WMT16 En-Ro teacher: t5mt/scripts/run_finetune_teacher.sh: t5-base, Adafactor, lr 5e-4, 9 epochs,
@@ -477,10 +480,20 @@ def qwen3():
     gradient and number of optimiser steps; more activation memory). Lengths: TRL's default 1024
     tokens (TRL cuts the end of a long CoQA prompt, ours its beginning). Their training-time evaluation
     is teacher-forced token accuracy; ours is the task's metric on the first 10% of validation. One job
-    per strategy: the 8B teacher and one 9-block student per GPU."""
+    per strategy: the 8B teacher and one 9-block student per GPU.
+
+    Three of their choices are reproduced here only. Their KL and hidden loss run over every position,
+    prompt and padding included, scaled by the share of real tokens (llm/sft_trainer.py, kl_loss and
+    hidden_loss): --kl-positions every, --hid-reduction llm.
+    Their students copy blocks 1, 5, 10, 14, 19, 23, 28, 32, 36 (llm/model_utils.py, LAYER_COPY_MAP,
+    1-based here) but match 4, 8, ..., 36 (LAYER_SELECTION): a defect (PAPER.md 1.3), kept because
+    their numbers came from it; distill.py prints the mismatch. Users: --copy-from forward copies the
+    blocks that are matched."""
     student = ["--student-layers", "9", "--lora", "128", "--lora-alpha", "32", "--lora-dropout", "0.1",
                "--optimizer", "adamw", "--warmup-steps", "1000", "--a-ce", "1", "--a-kl", "1", "--a-hid", "3",
-               "--temperature", "1", "--max-length", "1024", "--bf16", "yes"]
+               "--temperature", "1", "--kl-positions", "every", "--hid-reduction", "llm",
+               "--copy-from", "1,5,10,14,19,23,28,32,36",
+               "--max-length", "1024", "--bf16", "yes"]
     teacher = ["--teacher-base", "Qwen/Qwen3-8B", "--teacher-lora", "32", "--teacher-optimizer", "adamw",
                "--teacher-warmup-steps", "500"]
     # HellaSwag: finetune-teacher-hellaswag.sh (lr 2e-5, 10 epochs, batch 6 x 4 GPUs, evaluated every 500
@@ -503,7 +516,7 @@ def qwen3():
              for strategy in ALL.split(",")]
     return Table(name="qwen3", title="Decoder-only students of Qwen3-8B", grids=grids, seeds=(0,), gpu=True,
                  claims=[c for task in ("hellaswag", "coqa") for c in narrowed(
-                     grid_claims(("copy",), 3, "accuracy points", f"{task}, "), task=task)])
+                     grid_claims(("copy",), 3, "accuracy points", f"{task}, ", kind="language-modeling"), task=task)])
 
 
 table(qwen3())

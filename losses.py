@@ -19,7 +19,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-REDUCTIONS = ("bert", "token", "seq2seq")
+REDUCTIONS = ("bert", "token", "seq2seq", "llm")
 NORMS = ("none", "layernorm", "l2")
 
 
@@ -38,6 +38,19 @@ def kd_loss(student_logits, teacher_logits, temperature=1.0, mask=None):
         return F.kl_div(log_p_student, p_teacher, reduction="batchmean") * temperature ** 2
     per_token = F.kl_div(log_p_student, p_teacher, reduction="none").sum(-1)
     return (per_token * mask).sum() / mask.sum() * temperature ** 2
+
+
+KL_POSITIONS = ("scored", "every")
+
+
+def kd_loss_every_position(student_logits, teacher_logits, attention_mask, temperature=1.0):
+    """The authors' decoder-only KL (llm/sft_trainer.py, kl_loss): the same per-position KL as kd_loss,
+    but at every position of the [batch, tokens] input, the prompt's and the padding's included (not
+    only where CE scores a next token), averaged over all of them, then scaled by the share of real
+    tokens, valid / total, where kd_loss divides by the real tokens alone. (Their T is 1.)"""
+    per_position = F.kl_div(F.log_softmax(student_logits / temperature, dim=-1),
+                            F.softmax(teacher_logits / temperature, dim=-1), reduction="none").sum(-1)
+    return per_position.mean() * attention_mask.sum() / attention_mask.numel() * temperature ** 2
 
 
 def normalise(states, how):
@@ -77,8 +90,12 @@ def hidden_loss(student_states, teacher_states, pairs, mask, reduction, norm="no
         'token':   sum(d) / n_valid_tokens, averaged over pairs: a plain per-token mean.
         'seq2seq': sum(d) / (n_valid_tokens * hidden_size), summed over pairs: the authors'
                    BART/T5 code (element-wise MSE over real tokens).
+        'llm':     d at every position, padding included, averaged over batch x tokens and
+                   over pairs, times n_valid_tokens / (batch x tokens): the authors' decoder-only
+                   code (llm/sft_trainer.py, hidden_loss), which rescales instead of masking.
 
-    The reduction has no default: the three differ by factors of B and of the hidden size.
+    The reduction has no default: they differ by factors of B, of the hidden size and of the
+    share of real tokens.
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"unknown hidden-loss reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)}")
@@ -90,7 +107,11 @@ def hidden_loss(student_states, teacher_states, pairs, mask, reduction, norm="no
     for s, t in pairs:
         student = student_states[s] if projections is None else student_states[s] @ projections[s].T
         diff = normalise(student, norm) - normalise(teacher_states[t], norm)
-        per_token = diff.pow(2).sum(-1) * mask
+        per_token = diff.pow(2).sum(-1)
+        if reduction == "llm":
+            losses.append(per_token.mean() * n_valid / mask.numel())
+            continue
+        per_token = per_token * mask
         if reduction == "bert":
             losses.append(per_token.sum() / (mask.shape[0] * n_valid))
         elif reduction == "token":

@@ -170,7 +170,7 @@ def describe_plans(plans, teacher_depths):
     """The mapping and copy plan of every student (distill.Plan), as the markdown table distill.py
     prints before training, and a note wherever copied blocks and matched teacher layers differ
     (only when asked for with --copy-from or --pairs: the authors' LLM code copied blocks 1, 5,
-    10, ... of 36 but matched 4, 8, 12, ..., a defect not reproduced here)."""
+    10, ... of 36 but matched 4, 8, 12, ..., a defect the qwen3 table reproduces, experiments.qwen3)."""
     rows = [f"teacher: {teacher_depths} blocks; hidden state 0 = embeddings",
             "| run | stack | pairs (student<-teacher) | copied teacher blocks |", "|---|---|---|---|"]
     notes = []

@@ -28,29 +28,35 @@ STRATEGIES = ("none", "forward", "reverse", "all-to-one", "random")
 MATCHING = ("forward", "reverse", "all-to-one", "random")
 
 # The authors' published numbers: the README of github.com/MANGA-UOFA/Layer-Selection, copied in
-# PAPER.md section 1 ("The authors' reported numbers"). One row per (init, strategy), one value per
-# PAPER_COLUMNS entry (task, split, metric). Split: the README does not name one for GLUE (PAPER.md:
-# probably GLUE test-server scores; we compare with our dev scores and say so under the table); DART
-# and En-Ro are test-split BLEU (dart/scripts/run_eval_on_dart.sh, t5mt/scripts/run_eval.sh). The
-# README has no row for out-of-order ("random") matching from copied weights.
+# PAPER.md section 1.6 ("The authors' reported numbers"). One row per (init, strategy), one value per
+# PAPER_COLUMNS entry (task, split, metric); None where the README has no number. Split: the README does
+# not name one for GLUE (PAPER.md: probably GLUE test-server scores; we compare with our dev scores and
+# say so under the table); DART and En-Ro are test-split BLEU (dart/scripts/run_eval_on_dart.sh,
+# t5mt/scripts/run_eval.sh); HellaSwag and CoQA are lm-eval-harness on all of validation, our "test"
+# (data.load_hellaswag, data.load_coqa), from copied weights only (their v2 students). The README has no
+# row for out-of-order ("random") matching from copied weights except the decoder-only one, and no
+# number for the depth and width ablations.
 PAPER_COLUMNS = (("mnli", "dev-matched", "accuracy"), ("mnli", "dev-mismatched", "accuracy"),
                  ("qqp", "dev", "accuracy"), ("qqp", "dev", "f1"), ("qnli", "dev", "accuracy"),
-                 ("sst2", "dev", "accuracy"), ("dart", "test", "bleu"), ("wmt16-en-ro", "test", "bleu"))
+                 ("sst2", "dev", "accuracy"), ("dart", "test", "bleu"), ("wmt16-en-ro", "test", "bleu"),
+                 ("hellaswag", "test", "acc"), ("coqa", "test", "exact_match"))
 PAPER_RESULTS = {
-    #                         MNLI-m MNLI-mm QQP acc QQP F1 QNLI  SST-2  DART   En-Ro
-    ("teacher", "-"):         (84.5, 84.1,   89.0,   71.4,  90.8, 93.1,  48.80, 25.90),
-    ("random", "none"):       (63.2, 63.6,   81.5,   56.4,  61.2, 81.1,  38.76, 8.02),
-    ("random", "forward"):    (72.5, 72.0,   83.9,   61.3,  64.7, 85.1,  32.64, 18.13),
-    ("random", "reverse"):    (69.3, 68.9,   84.3,   61.8,  65.2, 83.3,  33.12, 17.15),
-    ("random", "all-to-one"): (74.0, 73.8,   83.4,   60.2,  65.0, 85.4,  33.86, 17.16),
-    ("random", "random"):     (71.2, 71.2,   82.4,   58.8,  64.4, 82.9,  32.67, 16.70),
-    ("copy", "none"):         (77.4, 76.5,   87.6,   67.1,  81.2, 88.7,  46.32, 22.36),
-    ("copy", "forward"):      (79.7, 78.8,   88.2,   69.1,  83.8, 92.3,  47.94, 22.65),
-    ("copy", "reverse"):      (79.2, 78.2,   88.1,   68.3,  83.2, 90.0,  48.45, 21.57),
-    ("copy", "all-to-one"):   (79.4, 78.7,   87.6,   68.6,  82.8, 91.4,  47.10, 21.89),
+    #                         MNLI-m MNLI-mm QQP acc QQP F1 QNLI  SST-2  DART   En-Ro  HellaSwag CoQA
+    ("teacher", "-"):         (84.5, 84.1,   89.0,   71.4,  90.8, 93.1,  48.80, 25.90, 63.11,    75.02),
+    ("random", "none"):       (63.2, 63.6,   81.5,   56.4,  61.2, 81.1,  38.76, 8.02,  None,     None),
+    ("random", "forward"):    (72.5, 72.0,   83.9,   61.3,  64.7, 85.1,  32.64, 18.13, None,     None),
+    ("random", "reverse"):    (69.3, 68.9,   84.3,   61.8,  65.2, 83.3,  33.12, 17.15, None,     None),
+    ("random", "all-to-one"): (74.0, 73.8,   83.4,   60.2,  65.0, 85.4,  33.86, 17.16, None,     None),
+    ("random", "random"):     (71.2, 71.2,   82.4,   58.8,  64.4, 82.9,  32.67, 16.70, None,     None),
+    ("copy", "none"):         (77.4, 76.5,   87.6,   67.1,  81.2, 88.7,  46.32, 22.36, 35.16,    33.73),
+    ("copy", "forward"):      (79.7, 78.8,   88.2,   69.1,  83.8, 92.3,  47.94, 22.65, 37.85,    35.40),
+    ("copy", "reverse"):      (79.2, 78.2,   88.1,   68.3,  83.2, 90.0,  48.45, 21.57, 35.01,    37.67),
+    ("copy", "all-to-one"):   (79.4, 78.7,   87.6,   68.6,  82.8, 91.4,  47.10, 21.89, 34.99,    37.35),
+    ("copy", "random"):       (None, None,   None,   None,  None, None,  None,  None,  35.47,    34.80),
 }
-METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "bleu": "BLEU"}
-METRIC_SCALE = {"accuracy": 100, "f1": 100, "bleu": 1, "perplexity": 1}  # metrics.json holds fractions, BLEU in points
+METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "bleu": "BLEU", "exact_match": "exact match"}
+# metrics.json holds fractions, BLEU and perplexity as they are
+METRIC_SCALE = {"accuracy": 100, "f1": 100, "acc": 100, "acc_norm": 100, "exact_match": 100, "bleu": 1, "perplexity": 1}
 
 
 # The settings the tables read, lifted to the top of each run so that runs.json (which leaves the
@@ -363,7 +369,7 @@ def column_header(split, metric, paper_split):
 
 def compared(values, paper, metric, is_compared):
     """'ours', 'ours ± std' over seeds, then '(paper, ours - paper)' or '(-)' when nothing was published."""
-    scale, digits = METRIC_SCALE.get(metric, 1), 2 if metric == "bleu" else 1
+    scale, digits = METRIC_SCALE.get(metric, 1), 2 if metric in ("bleu", "acc", "exact_match") else 1
     average, spread = mean_std([v * scale for v in values])
     if average is None:
         return "-"
@@ -386,7 +392,7 @@ def paper_table(runs, task, name):
                       paper_number(task, p, m, "teacher", "-") if p else None, m, p is not None)
              for s, m, p in columns]
     lines.append("| teacher | - | " + " | ".join(cells) + " | - |")
-    scale = 100 if runs[0]["kind"] == "classification" else 1
+    scale = METRIC_SCALE[next(iter(next(iter(runs[0]["metrics"].values()))))]  # the score's metric
     verdicts = []
     for init in ("random", "copy"):
         for strategy in STRATEGIES:
@@ -403,9 +409,12 @@ def paper_table(runs, task, name):
         source = ("Paper: the authors' README (PAPER.md section 1); it names no split, and its GLUE numbers are "
                   "probably test-server scores (its 'previous work' teacher row is BERT-base's published test "
                   "scores), so dev-vs-paper deltas include a split difference.")
-    else:
+    elif runs[0]["kind"] == "generation":
         source = ("Paper: the authors' README (PAPER.md section 1): test-split BLEU (DART: multi-bleu against "
                   "its ~3 references).")
+    else:
+        source = ("Paper: the authors' README, v2 (PAPER.md section 1.6): lm-eval-harness on all of validation "
+                  "(HellaSwag acc, CoQA exact match), students from copied weights only.")
     notes = [source] + (["(-): no published number for this row."] if any(" (-) " in line for line in lines) else [])
     return lines, notes, [v for v in verdicts if v]
 
@@ -502,6 +511,9 @@ def section_ablation(runs, table, title, column, value):
             verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
     verdicts += majority_class_notes(chosen)
     verdicts += evaluation_notes(ablation, baseline, "Table 1's runs (the rows this table did not train)")
+    if not chosen[0]["offline"]:
+        verdicts.append("Paper: the authors' README publishes no number for this ablation (PAPER.md section 1.6), "
+                        "so nothing stands beside ours.")
     return lines + [""] + [f"- {v}" for v in verdicts if v] + [""]
 
 
@@ -740,16 +752,18 @@ def section_claims(t, runs):
 
 # ----------------------------------------------------------------------------- README's generated parts
 PAPER_COLUMN_NAMES = {("mnli", "dev-matched"): "MNLI-m", ("qqp", "dev"): "QQP", ("qnli", "dev"): "QNLI",
-                      ("sst2", "dev"): "SST-2", ("dart", "test"): "DART", ("wmt16-en-ro", "test"): "En-Ro"}
+                      ("sst2", "dev"): "SST-2", ("dart", "test"): "DART", ("wmt16-en-ro", "test"): "En-Ro",
+                      ("hellaswag", "test"): "HellaSwag", ("coqa", "test"): "CoQA"}
 
 
-PAPER_KINDS = {"classification": ("mnli", "qqp", "qnli", "sst2"), "generation": ("dart", "wmt16-en-ro")}
+PAPER_KINDS = {"classification": ("mnli", "qqp", "qnli", "sst2"), "generation": ("dart", "wmt16-en-ro"),
+               "language-modeling": ("hellaswag", "coqa")}
 
 
 def paper_evidence(claim):
     """The paper's numbers behind a grid claim (experiments.grid_claims), from PAPER_RESULTS: forward
     minus none, or the largest distance of another strategy from forward, per task and init
-    ("paper-table KIND": that kind's tasks only)."""
+    ("paper-table KIND": that kind's tasks only), where the paper has the numbers."""
     kind = claim.evidence.split()[1] if " " in claim.evidence else None
     parts = []
     for init in ("random", "copy"):
@@ -757,14 +771,16 @@ def paper_evidence(claim):
         for (task, split), name in PAPER_COLUMN_NAMES.items():
             if kind and task not in PAPER_KINDS[kind]:
                 continue
-            metric = "bleu" if task in PAPER_KINDS["generation"] else "accuracy"
+            metric = next(m for t, s, m in PAPER_COLUMNS if (t, s) == (task, split))
             number = functools.partial(paper_number, task, split, metric, init)
+            if number("forward") is None:
+                continue
             if claim.kind == "above":
                 cells.append(f"{name} {number('forward') - number('none'):+.1f}")
             else:
                 others = [number(s) for s in experiments.MATCHING if number(s) is not None]
                 cells.append(f"{name} {max(abs(o - number('forward')) for o in others):.1f}")
-        parts.append(f"{init} init: " + ", ".join(cells))
+        parts += [f"{init} init: " + ", ".join(cells)] if cells else []
     what = "forward minus none" if claim.kind == "above" else "largest distance from forward"
     return f"{what}: " + "; ".join(parts)
 

@@ -6,7 +6,9 @@ Each function takes a model in eval mode and encoded rows (data.encode), and ret
 evaluate() puts the model in eval mode and scores every split with the task's metric.
 """
 import math
+import re
 
+import sacrebleu
 import torch
 
 import data
@@ -44,21 +46,42 @@ def majority_note(predicted, gold, label_names=None):
     return None
 
 
-def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
-    import sacrebleu
+def generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length, bleu="sacrebleu"):
     predictions = []
     for batch in data.batches(rows, batch_size, tokenizer.pad_token_id, order="given"):
         batch = data.to_device(batch, model.device)
         generated = model.generate(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                                    num_beams=num_beams, max_new_tokens=max_length)
         predictions += tokenizer.batch_decode(generated, skip_special_tokens=True)
-    # every reference of an example (DART has about 3); None where an example has fewer than the most
-    references = [row.get("references") or [row["target"]] for row in rows]
+    references = [row.get("references") or [row["target"]] for row in rows]  # DART has about 3 an example
+    if bleu == "multi-bleu":
+        return {"bleu": multi_bleu(predictions, references)}, predictions
+    # None where an example has fewer references than the most
     streams = [[refs[k] if k < len(refs) else None for refs in references] for k in range(max(map(len, references)))]
     # an uncased tokenizer (MiniLM's) can only write lower case: score case-insensitively, or a perfect
     # model would score 81 BLEU on kjv-bbe (the gold targets decoded back from their word pieces)
     lowercase = bool(getattr(tokenizer, "do_lower_case", False))
     return {"bleu": sacrebleu.corpus_bleu(predictions, streams, lowercase=lowercase).score}, predictions
+
+
+def multi_bleu_words(text):
+    """The authors' DART test text (dart/run_eval.py): every non-word character its own token, single
+    spaces, lower case: "Alimentum's 5-star" -> "alimentum ' s 5 - star"."""
+    return " ".join(" ".join(re.split(r"(\W)", text)).split()).lower()
+
+
+def multi_bleu(predictions, references, files=3):
+    """BLEU as the authors scored DART's test split: Moses' multi-bleu.perl over multi_bleu_words text
+    against three reference files (dart/scripts/run_eval_on_dart.sh: test.ref0-2), one line an example,
+    empty where an example has fewer references (a fourth and later reference is not read).
+    multi-bleu.perl counts an empty line as a reference of length 0 when it picks each example's
+    closest reference length, so those lines stay. sacrebleu computes the same number on text
+    tokenised already: no tokeniser, no smoothing (multi-bleu.perl scores 0 when an n-gram order has
+    no match), the closest reference length with ties to the shorter. Checked against multi-bleu.perl
+    itself on 300 random corpora (results/paper/NOTES.md)."""
+    streams = [[multi_bleu_words(refs[k]) if k < len(refs) else "" for refs in references] for k in range(files)]
+    return sacrebleu.corpus_bleu([multi_bleu_words(p) for p in predictions], streams, tokenize="none",
+                                 smooth_method="none", force=True).score
 
 
 def next_token_losses(model, batch):
@@ -112,7 +135,7 @@ def greedy_answers(model, rows, tokenizer, batch_size):
 
 
 @torch.no_grad()
-def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length):
+def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length, bleu="sacrebleu"):
     """Metrics per split ({'dev': {'accuracy': ...}}), the score that picks the best checkpoint
     (first split, first metric), the generated predictions (generation only, else None), and a
     classifier's warning on the first split (majority_note; else None)."""
@@ -126,7 +149,7 @@ def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length):
             metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, batch_size)
         else:
             metrics[split], split_predictions = generation_metrics(model, rows, tokenizer, batch_size, num_beams,
-                                                                   max_length)
+                                                                   max_length, bleu)
             predictions = predictions or split_predictions
     return metrics, metrics[next(iter(metrics))][task["metrics"][0]], predictions, (notes or [None])[0]
 

@@ -11,6 +11,7 @@ import cli
 import data
 import distill
 import families
+import losses
 import mapping
 import scoring
 from test_distill import losses_while_training, make_run, student_loss, teacher_pass, train_a_few_steps
@@ -94,6 +95,42 @@ def test_kl_is_per_next_token_and_masked_like_ce():
     scored, mask = families.scored_logits(logits, batch, config)
     assert scored.shape == (2, 5, 64) and torch.equal(scored, logits[:, :-1])
     assert mask.tolist() == [[0, 0, 1, 1, 1], [1, 1, 0, 0, 0]]  # position i predicts token i + 1
+
+
+def test_kl_every_position_is_the_authors_llm_kl():
+    """--kl-positions every (llm/sft_trainer.py, kl_loss): the per-position KL at every position of the
+    input, prompt and padding included, mean over batch x tokens, times real / total tokens."""
+    torch.manual_seed(0)
+    batch = lm_batch()
+    student_logits, teacher_logits = torch.randn(2, 6, 64), torch.randn(2, 6, 64)
+    per_position = (torch.softmax(teacher_logits, -1) * (torch.log_softmax(teacher_logits, -1)
+                                                          - torch.log_softmax(student_logits, -1))).sum(-1)
+    expected = per_position.sum() / 12 * 9 / 12  # 12 positions, 9 of them real tokens
+    assert torch.allclose(losses.kd_loss_every_position(student_logits, teacher_logits, batch["attention_mask"]),
+                          expected, atol=1e-6)
+
+
+def test_kl_every_position_reaches_the_loss_and_padding_counts():
+    """In a student's loss, --kl-positions every changes the KL term, and new ids under the padding
+    change it (the authors' KL reads the padded positions' logits), where the default ignores them."""
+    teacher = tiny_model("llama", layers=4).eval()
+    args = lm_args("--kl-positions", "every")
+    run = make_run(teacher, args, "random", "forward")
+    run.model.eval()
+    batch = lm_batch()
+    _, parts = student_loss(run, batch, teacher_pass(teacher, batch, [run], args), args)
+    _, default_parts = student_loss(run, batch, teacher_pass(teacher, batch, [run], lm_args()), lm_args())
+    assert not torch.allclose(parts["kl"], default_parts["kl"]) and torch.equal(parts["ce"], default_parts["ce"])
+    changed = {**batch, "input_ids": batch["input_ids"].clone()}
+    changed["input_ids"][1, 3:] = torch.tensor([40, 41, 42])
+    _, again = student_loss(run, changed, teacher_pass(teacher, changed, [run], args), args)
+    assert not torch.allclose(parts["kl"], again["kl"])
+
+
+def test_kl_every_position_is_refused_outside_language_modeling():
+    args = cli.parse_args(["--kl-positions", "every"])
+    with pytest.raises(ValueError, match="--kl-positions every is the authors' decoder-only KL"):
+        cli.resolve_settings(args, {"kind": "generation", "name": "tiny", "offline": True})
 
 
 @pytest.mark.parametrize("model_type", DECODERS)

@@ -173,7 +173,7 @@ def test_width_projections_and_copy_width_error():
 def test_hidden_loss_is_zero_for_identical_states():
     states = tuple(torch.randn(2, 5, 8) for _ in range(3))
     mask = torch.ones(2, 5)
-    for reduction in ("bert", "token", "seq2seq"):
+    for reduction in losses.REDUCTIONS:
         assert losses.hidden_loss(states, states, [(0, 0), (1, 1), (2, 2)], mask, reduction).item() == 0.0
 
 
@@ -189,6 +189,9 @@ def test_hidden_loss_matches_a_hand_computation_with_padding():
     doubled_student, doubled_teacher = (student[0] * 2,), (teacher[0] * 2,)
     two_pairs = losses.hidden_loss(doubled_student, doubled_teacher, [(0, 0), (0, 0)], mask, "seq2seq").item()
     assert two_pairs == pytest.approx(2 * 4 * 15 / 6)  # seq2seq sums over pairs; states doubled -> x4
+    # llm (the authors' decoder-only code): every position, padding included, mean over 2 x 3 positions,
+    # times 3 real / 6 positions: squared norms 2 + 4 + 162 + 9 + 50 + 50 = 277
+    assert losses.hidden_loss(student, teacher, [(0, 0)], mask, "llm").item() == pytest.approx(277 / 6 * 3 / 6)
 
 
 def test_hidden_loss_normalisation_ignores_scale():

@@ -5,8 +5,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import transformers
 
 import cli
+import distill
 import experiments
 import mapping
 
@@ -304,3 +306,22 @@ def test_qwen3_table_follows_the_authors_llm_scripts():
         assert (job["teacher-base"], job["teacher-lora"], job["bf16"]) == ("Qwen/Qwen3-8B", "32", "yes")
         assert (job["a-ce"], job["a-kl"], job["a-hid"], job["temperature"]) == ("1", "1", "3", "1")
         assert (job["lr"], job["batch-size"]) == {"hellaswag": ("3e-4", "24"), "coqa": ("1e-4", "8")}[job["task"]]
+        # the authors' KL and hidden loss over every position, and their copied blocks (not the matched ones: PAPER.md 1.3)
+        assert (job["kl-positions"], job["hid-reduction"], job["copy-from"]) == ("every", "llm",
+                                                                                  "1,5,10,14,19,23,28,32,36")
+
+
+def test_qwen3_students_copy_the_authors_blocks_and_match_theirs():
+    """Against a 36-block Qwen3 config: blocks 1, 5, ..., 36 copied (llm/model_utils.py, 0-based there),
+    hidden states 4, 8, ..., 36 matched (llm/sft_trainer.py), and the plan says they differ."""
+    config = transformers.Qwen3Config(num_hidden_layers=36, hidden_size=8, intermediate_size=16,
+                                      num_attention_heads=2, num_key_value_heads=1, head_dim=4, vocab_size=32)
+    job = experiments.jobs(experiments.TABLES["qwen3"])[1]
+    assert "runs/qwen3/language-modeling/hellaswag/forward" == job.out
+    args = cli.resolve_settings(cli.parse_args(job.argv),
+                                {"kind": "language-modeling", "name": "hellaswag", "offline": False})
+    student = distill.plan_run(config, args, "copy", "forward", 0, Path("forward"))
+    assert student.copied == {"decoder": [1, 5, 10, 14, 19, 23, 28, 32, 36]}
+    assert student.pairs == {"decoder": [(i, 4 * i) for i in range(1, 10)]}
+    assert "copies teacher blocks [1, 5, 10, 14, 19, 23, 28, 32, 36] but matches teacher layers [4, 8, 12" in \
+        mapping.describe_plans([student], {"decoder": 36})

@@ -274,7 +274,7 @@ def test_the_teacher_trains_and_decodes_with_its_own_target_length_and_beams(sha
     """The authors' BART teacher trains on 256-token targets, its students on 128 (the DART job as
     planned); their T5 teacher validates with beam 2, its students with 4 (added here to the DART job,
     whose beam search is the cheaper). Seen where they act: the target length the rows are encoded
-    with, and each evaluation's beam search."""
+    with, and each evaluation's beam search and BLEU."""
     argv = next(job for job in JOBS if flag(job, "task") == "dart")
     short = shortened(argv, shared, tmp_path / "out") + ["--teacher-num-beams", "2"]
     short[short.index("--teacher-dir") + 1] = str(tmp_path / "teacher")  # fine-tuned by this call
@@ -288,18 +288,19 @@ def test_the_teacher_trains_and_decodes_with_its_own_target_length_and_beams(sha
         sources.append(examples[0]["source"])
         return encode(task, examples, tokenizer, max_length, max_target_length, source_prefix)
 
-    def spy_generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length):
-        decoded.append((num_beams, max_length))
-        return generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length)
+    def spy_generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length, bleu):
+        decoded.append((num_beams, max_length, bleu))
+        return generation_metrics(model, rows, tokenizer, batch_size, num_beams, max_length, bleu)
     monkeypatch.setattr(data, "encode", spy_encode)
     monkeypatch.setattr(distill.scoring, "generation_metrics", spy_generation_metrics)
     distill.main(short)
     assert encoded == [256] * 3 + [128] * 3  # train, dev and test: the teacher's, then the students'
     assert all(" : near : " in source and " | " in source for source in sources)  # the authors' triples (dart/utils.py)
-    first_student = decoded.index((5, 128))  # the teacher's evaluations come first, then the students'
-    assert first_student > 0 and set(decoded[:first_student]) == {(2, 256)}
-    assert set(decoded[first_student:-1]) == {(5, 128)}
-    assert decoded[-1] == (6, 128)  # the test split, once, on the best checkpoint: the authors' beam 6 (run_eval.sh)
+    first_student = decoded.index((5, 128, "sacrebleu"))  # the teacher's evaluations come first, then the students'
+    assert first_student > 0 and set(decoded[:first_student]) == {(2, 256, "sacrebleu")}
+    assert set(decoded[first_student:-1]) == {(5, 128, "sacrebleu")}
+    # the test split, once, on the best checkpoint: the authors' beam 6 (run_eval.sh) and multi-bleu.perl's scoring
+    assert decoded[-1] == (6, 128, "multi-bleu")
 
 
 def test_no_two_paper_runs_share_a_directory():

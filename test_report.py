@@ -484,7 +484,38 @@ def test_paper_numbers_are_the_readme_tables(project):
     assert report.paper_number("dart", "test", "bleu", "random", "none") == 38.76
     assert report.paper_number("wmt16-en-ro", "test", "bleu", "copy", "all-to-one") == 21.89
     assert report.paper_number("mnli", "dev-matched", "accuracy", "copy", "random") is None
+    assert report.paper_number("hellaswag", "test", "acc", "copy", "reverse") == 35.01
+    assert report.paper_number("coqa", "test", "exact_match", "copy", "random") == 34.80
+    assert report.paper_number("coqa", "test", "exact_match", "random", "forward") is None
     assert all(len(row) == len(report.PAPER_COLUMNS) for row in report.PAPER_RESULTS.values())
+
+
+def test_qwen3_table_sets_the_papers_decoder_only_numbers_beside_ours(project):
+    """HellaSwag acc and CoQA exact match (fractions in metrics.json) in points with two decimals, beside
+    the v2 README's numbers; copy init only, random matching included (the one copy-init random row)."""
+    for task, metric, teacher_score, scores in (("hellaswag", "acc", 0.6401, {"forward": 0.3700, "random": 0.3600}),
+                                                ("coqa", "exact_match", 0.7500, {"none": 0.3300})):
+        directory = project / "runs" / "qwen3" / "teachers" / task
+        directory.mkdir(parents=True)
+        (directory / "metrics.json").write_text(json.dumps({"task": task, "role": "teacher",
+                                                            "metrics": {"test": {metric: teacher_score}}}))
+        for strategy, score in scores.items():
+            out = project / "runs" / "qwen3" / "language-modeling" / task / strategy
+            out.mkdir(parents=True)
+            splits = {"dev": {metric: score + 0.01}, "test": {metric: score}}
+            (out / "metrics.json").write_text(json.dumps({
+                "task": task, "kind": "language-modeling", "offline": False, "strategy": strategy, "init": "copy",
+                "seed": 0, "score": score + 0.01, "metrics": splits, "steps": 1000, "wall_time_s": 1.0,
+                "student_layers": {"decoder": 9}, "student_width": 4096, "history": [{"step": 1000, "score": 0.3}],
+                "teacher": {"dir": str(directory), "metrics": {}}, "settings": {}}))
+    run_report("qwen3", "--no-readme")
+    tables = (project / "results" / "qwen3" / "tables.md").read_text()
+    assert "| init | strategy | test acc: ours (paper, delta) | dev acc | seeds |" in tables
+    assert "| teacher | - | 64.01 (63.11, +0.90) | - | - |" in tables
+    assert "| copy | forward | 37.00 (37.85, -0.85) | 38.00 | 1 |" in tables
+    assert "| copy | random | 36.00 (35.47, +0.53) | 37.00 | 1 |" in tables
+    assert "| copy | none | 33.00 (33.73, -0.73) | 34.00 | 1 |" in tables
+    assert "lm-eval-harness on all of validation" in tables
 
 
 def test_paper_ablation_names_the_split_and_the_projections(project):
@@ -500,6 +531,7 @@ def test_paper_ablation_names_the_split_and_the_projections(project):
     assert "### Table 4, student width (random init, fixed projections) (mnli, 1000 steps, seeds [0])" in tables
     assert "| width | init | strategy | dev-matched accuracy |" in tables
     assert "| 384 | random | forward | 70.0 |" in tables
+    assert "the authors' README publishes no number for this ablation" in tables
 
 
 def test_paper_angles_table_names_its_task(project):
