@@ -37,7 +37,8 @@ def parse_args(argv=None, description=None):
     a("--list-tasks", action="store_true", help="print name<TAB>kind<TAB>offline|hub per task and exit")
     a("--train-file", help="local .csv/.tsv/.jsonl training file (columns text, [text_pair], label)")
     a("--dev-file", help="local dev file, same columns")
-    a("--n-train", type=int, help="offline tasks: number of training examples (default: the task's)")
+    a("--n-train", type=int, help="train on the first N training rows (default: all; the offline tasks' rows "
+      "are in a fixed random order, your own files' in their own)")
     a("--n-dev", type=int, help="score only the first N examples of each dev split (quick runs; default: all); "
       "a teacher fine-tuned by this call also keeps its best checkpoint on them")
     a("--max-length", "--max-source-length", type=int, default=128,

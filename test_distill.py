@@ -1,4 +1,5 @@
 """distill.py on tiny random models (no downloads): init, losses, training, outputs, errors."""
+import csv
 import json
 import random
 import shutil
@@ -323,6 +324,10 @@ def test_local_files_are_real_data_not_the_synthetic_profile(tmp_path):
     task = data.load_task(None, train_file=tmp_path / "train.csv", dev_file=tmp_path / "dev.csv")
     assert task["offline"] is False and task["label_names"] == ["neg", "pos"]
     assert cli.default_teacher_base(task) == "bert-base-uncased"  # and so no task-vocabulary shrinking
+    first = data.load_task(None, train_file=tmp_path / "train.csv", dev_file=tmp_path / "dev.csv", n_train=1)
+    assert first["train"] == [{"text": "good film", "text_pair": None, "label": 1}]  # --n-train: the file's first rows
+    with pytest.raises(ValueError, match="--n-train for .*train.csv must be between 1 and 2"):
+        data.load_task(None, train_file=tmp_path / "train.csv", dev_file=tmp_path / "dev.csv", n_train=3)
 
 
 @pytest.mark.parametrize("name, text, message", [
@@ -371,6 +376,23 @@ def test_a_classifier_that_has_not_learnt_is_flagged_in_its_log_line_and_metrics
     assert metrics["teacher"]["warning"]  # the untrained tiny teacher has not learnt either
     # one step of a 10-epoch schedule at the default lr: the run says which lr it uses and why it may not learn
     assert "note: the student trains 1 step (1.00 epochs) at --lr 1e-05, the authors' rate for 10 epochs" in out
+
+
+def test_the_defaults_learn_a_small_real_data_set_of_your_own(tmp_path):
+    """The words of the Moral Foundations Dictionary 2.0, virtue or vice (data.moral_words: a real set no
+    offline task uses), as a user's CSV files, 512 training rows, the packaged MiniLM teacher and every
+    other setting distill.py's default: the teacher fine-tunes 3 epochs at 2e-5 and keeps its best dev
+    evaluation, the copy-init student trains 10 epochs at 1e-5. Both end well above the majority class
+    (51% of dev; measured: teacher 78%, student 70%) and carry no not-learnt warning."""
+    train_file, dev_file = data.write_example("moral-words", tmp_path / "data")
+    run_cli("--train-file", train_file, "--dev-file", dev_file, "--n-train", 512, "--teacher-base", "minilm",
+            "--strategy", "forward", "--init", "copy", "--teacher-dir", tmp_path / "teacher", "--out", tmp_path / "out")
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    dev = [row["label"] for row in csv.DictReader(open(dev_file))]
+    majority = max(map(dev.count, set(dev))) / len(dev)
+    assert majority < 0.52 and len(dev) == 420
+    assert metrics["teacher"]["metrics"]["dev"]["accuracy"] > majority + 0.15 and not metrics["teacher"]["warning"]
+    assert metrics["score"] > majority + 0.10 and not metrics["warning"]
 
 
 def test_hub_failure_is_one_clear_line(tmp_path, monkeypatch):
