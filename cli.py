@@ -53,7 +53,8 @@ def parse_args(argv=None, description=None):
       "(default: bert-base-uncased for GLUE, facebook/bart-large for dart, t5-base for wmt16-en-ro, "
       "Qwen/Qwen3-8B for hellaswag and coqa, the packaged MiniLM ('minilm') for the other offline tasks, "
       "and for bible-lm 'scratch-llama': a small Llama trained from scratch as the teacher step, see "
-      "families.SCRATCH_TEACHERS)")
+      "families.SCRATCH_TEACHERS); 'smollm2': the packaged SmolLM2-135M-Instruct, a pretrained 30-block "
+      "Llama from a 4-bit GGUF file (requirements-smollm2.txt), for the language-modelling tasks")
     a("--teacher-dir", help="where the fine-tuned teacher is saved and looked up "
       "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
     a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
@@ -317,6 +318,9 @@ def scale_note(task, teacher_base):
     if teacher_base == "mpnet":  # bash run_all.sh mpnet: the paper's teacher size, for a bigger machine
         return (f"OFFLINE profile: packaged 12-layer MPNet teacher (all-mpnet-base-v2, the paper's teacher size), "
                 f"{about}. Smaller real tasks than the paper's, not the paper's setup.")
+    if teacher_base == "smollm2":  # a real pretrained causal LM, packaged as a 4-bit GGUF file
+        return (f"OFFLINE profile: packaged SmolLM2-135M-Instruct teacher (a pretrained 30-block Llama; its weights "
+                f"carry the 4-bit rounding of the GGUF file it ships as), {about}. Not the paper's setup.")
     teacher = "packaged 6-layer MiniLM teacher" if teacher_base == "minilm" else f"teacher {teacher_base}"
     return f"OFFLINE profile: {teacher}, {about}, short CPU training. A smaller real experiment, not the paper's setup."
 

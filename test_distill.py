@@ -519,3 +519,5 @@ def test_the_scale_note_names_the_packaged_teacher_and_never_calls_mpnet_runs_sh
     assert minilm.startswith("OFFLINE profile: packaged 6-layer MiniLM teacher, task rt-sentiment (")
     assert "packaged 12-layer MPNet teacher" in mpnet and "short CPU training" not in mpnet
     assert cli.scale_note({"name": "sst2", "offline": False}, "bert-base-uncased") == "paper setup (hub models and data)"
+    smollm2 = cli.scale_note({"name": "bible-lm", "offline": True}, "smollm2")
+    assert "packaged SmolLM2-135M-Instruct teacher" in smollm2 and "4-bit rounding" in smollm2

