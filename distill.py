@@ -320,10 +320,11 @@ def student_loss(run, batch, teacher_outputs, loss):
         config, maps = run.model.config, projections(run.model)
         student_logits, mask = families.scored_logits(outputs.logits, batch, config)
         teacher_logits, _ = families.scored_logits(teacher_outputs.logits, batch, config)
-        parts["kl"] = (losses.kd_loss(student_logits, teacher_logits, loss.temperature, mask)
-                       if loss.kl_positions == "scored" else  # the authors' LLM KL: every position
-                       losses.kd_loss_every_position(outputs.logits, teacher_outputs.logits, batch["attention_mask"],
-                                                     loss.temperature))
+        if loss.kl_positions == "every":  # the authors' LLM KL: every position, scaled by the real tokens' share
+            parts["kl"] = losses.kd_loss_every_position(outputs.logits, teacher_outputs.logits,
+                                                        batch["attention_mask"], loss.temperature)
+        else:
+            parts["kl"] = losses.kd_loss(student_logits, teacher_logits, loss.temperature, mask)
         if matches_hidden:  # L_hid: (s - t)^2 over the matched pairs' real tokens, reduced as the authors' code
             parts["hid"] = losses.stacks_hidden_loss(families.hidden_states(outputs, config), teacher_outputs.hidden,
                                                      run.pairs, families.token_masks(batch, config),
