@@ -349,8 +349,8 @@ def mpnet():
     comes from measured learning curves (results/mpnet/NOTES.md): the teacher keeps its best of 150
     steps at 5e-5 (85% on 600 dev rows after 103 steps); copy-init students rise until step 250 at
     1e-4, so they train 300 steps, evaluated at 100, 200, 250 and 300. The random-init recipe is NOT
-    settled: at Table 1's 5e-4, and at 2.5e-4, the forward-matched 768-wide student answered one class
-    for the first 200 steps (the unmatched one learnt); until a measured curve settles it, run copy init
+    settled: the forward-matched 768-wide student answered one class for all 300 steps at 2.5e-4 (and
+    for the 150 measured at Table 1's 5e-4; the unmatched one learnt); until a measured curve settles it, run copy init
     only (--init copy). About 5.5 s a lockstep step of five students: a seed of both inits is over the
     hour, so the table runs an init of a seed per call. Five wheels of about 94 MB, installed when this
     table runs."""

@@ -351,9 +351,11 @@ def from_pretrained(cls, name, **kwargs):
     """cls.from_pretrained, with 'minilm', 'mpnet' and 'smollm2' meaning the packaged models and one
     clear error when a name is neither a local directory nor reachable on the hub."""
     import data
-    path = model_path(name)
-    if name == "smollm2":
-        kwargs["gguf_file"] = smollm2_file().name
+    if name == "smollm2":  # transformers reads the folder and the GGUF file's name
+        gguf = smollm2_file()
+        path, kwargs = str(gguf.parent), {**kwargs, "gguf_file": gguf.name}
+    else:
+        path = model_path(name)
     try:
         return cls.from_pretrained(path, **kwargs)
     except OSError as error:

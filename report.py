@@ -285,8 +285,6 @@ def constant_output_notes(runs):
     return notes
 
 
-
-
 @functools.lru_cache(maxsize=None)
 def majority_rate(task_name, n_dev):
     """The share of the most frequent label among the task's (first n_dev) dev rows; None for a
@@ -392,7 +390,7 @@ def paper_table(runs, task, name):
                       paper_number(task, p, m, "teacher", "-") if p else None, m, p is not None)
              for s, m, p in columns]
     lines.append("| teacher | - | " + " | ".join(cells) + " | - |")
-    scale = METRIC_SCALE[next(iter(next(iter(runs[0]["metrics"].values()))))]  # the score's metric
+    scale = METRIC_SCALE[data.TASKS[task]["metrics"][0]]  # the score's metric
     verdicts = []
     for init in ("random", "copy"):
         for strategy in STRATEGIES:

@@ -417,21 +417,22 @@ def test_no_runs_is_one_clear_error(project):
         run_report("offline")
 
 
-def write_paper_run(root, task, init, strategy, metrics, kind="classification", seed=0, table=None):
-    """A paper-table run as distill.py writes it: metrics per split, the score = the first split's first metric."""
+def write_paper_run(root, task, init, strategy, metrics, kind="classification", seed=0, table=None, name="paper"):
+    """A run of a GPU table (`name`: paper or qwen3) as distill.py writes it: metrics per split, the
+    score = the first split's first metric."""
     table = table or kind
-    directory = root / "runs" / "paper" / table / task / f"{init}-{strategy}-seed{seed}"
+    directory = root / "runs" / name / table / task / f"{init}-{strategy}-seed{seed}"
     directory.mkdir(parents=True)
     first = next(iter(metrics.values()))
     run = {"task": task, "kind": kind, "offline": False, "strategy": strategy, "init": init, "seed": seed,
            "score": next(iter(first.values())), "metrics": metrics, "steps": 1000, "wall_time_s": 1.0,
            "student_layers": {"encoder": 3}, "student_width": 768, "history": [{"step": 1000, "score": 0.5}],
-           "teacher": {"dir": str(root / "runs" / "paper" / "teachers" / task), "metrics": {}}, "settings": {}}
+           "teacher": {"dir": str(root / "runs" / name / "teachers" / task), "metrics": {}}, "settings": {}}
     (directory / "metrics.json").write_text(json.dumps(run))
 
 
-def write_teacher(root, task, metrics):
-    directory = root / "runs" / "paper" / "teachers" / task
+def write_teacher(root, task, metrics, name="paper"):
+    directory = root / "runs" / name / "teachers" / task
     directory.mkdir(parents=True)
     (directory / "metrics.json").write_text(json.dumps({"task": task, "role": "teacher", "metrics": metrics}))
 
@@ -495,19 +496,10 @@ def test_qwen3_table_sets_the_papers_decoder_only_numbers_beside_ours(project):
     the v2 README's numbers; copy init only, random matching included (the one copy-init random row)."""
     for task, metric, teacher_score, scores in (("hellaswag", "acc", 0.6401, {"forward": 0.3700, "random": 0.3600}),
                                                 ("coqa", "exact_match", 0.7500, {"none": 0.3300})):
-        directory = project / "runs" / "qwen3" / "teachers" / task
-        directory.mkdir(parents=True)
-        (directory / "metrics.json").write_text(json.dumps({"task": task, "role": "teacher",
-                                                            "metrics": {"test": {metric: teacher_score}}}))
+        write_teacher(project, task, {"test": {metric: teacher_score}}, name="qwen3")
         for strategy, score in scores.items():
-            out = project / "runs" / "qwen3" / "language-modeling" / task / strategy
-            out.mkdir(parents=True)
-            splits = {"dev": {metric: score + 0.01}, "test": {metric: score}}
-            (out / "metrics.json").write_text(json.dumps({
-                "task": task, "kind": "language-modeling", "offline": False, "strategy": strategy, "init": "copy",
-                "seed": 0, "score": score + 0.01, "metrics": splits, "steps": 1000, "wall_time_s": 1.0,
-                "student_layers": {"decoder": 9}, "student_width": 4096, "history": [{"step": 1000, "score": 0.3}],
-                "teacher": {"dir": str(directory), "metrics": {}}, "settings": {}}))
+            write_paper_run(project, task, "copy", strategy, {"dev": {metric: score + 0.01}, "test": {metric: score}},
+                            kind="language-modeling", name="qwen3")
     run_report("qwen3", "--no-readme")
     tables = (project / "results" / "qwen3" / "tables.md").read_text()
     assert "| init | strategy | test acc: ours (paper, delta) | dev acc | seeds |" in tables
