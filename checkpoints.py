@@ -43,8 +43,9 @@ def settings_record(args):
 
 # What a teacher's fine-tuning depends on: its checkpoint is refused only when one of these differs.
 TEACHER_SETTINGS = ("task", "train_file", "dev_file", "n_train", "n_dev", "max_length", "max_target_length",
-                    "source_prefix", "batch_size", "batch_order", "task_vocab", "weight_decay", "max_grad_norm", "bf16",
-                    "lora_alpha", "lora_dropout", "lora_targets")
+                    "source_prefix", "batch_size", "grad_accumulation", "batch_order", "task_vocab", "weight_decay",
+                    "max_grad_norm", "bf16", "lora_alpha", "lora_dropout", "lora_targets", "select_by",
+                    "coqa_train_rows")
 
 
 def teacher_record(settings):

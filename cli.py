@@ -28,6 +28,7 @@ import processes
 import related
 
 OPTIMIZERS = ("adamw", "adafactor")
+SELECT_BY = ("task-metric", "token-accuracy")
 
 
 def parse_args(argv=None, description=None):
@@ -45,6 +46,10 @@ def parse_args(argv=None, description=None):
       help="tokens per input (authors: 128); generation: per source (hence its second name)")
     a("--max-target-length", type=int, help="generation: tokens per target, and the most a prediction may have "
       "(default: --max-length)")
+    a("--coqa-train-rows", default="lm-eval", choices=("lm-eval", "authors"),
+      help="CoQA's training rows: lm-eval (the story, every earlier turn and the question, as evaluation "
+      "shows them; completion: the answer) or authors (llm/tasks/coqa.py: the story and one question, "
+      "completion 'A: answer', the last question's a bare 'A:'; cut at their end as TRL cuts; data.load_coqa)")
     a("--source-prefix", default="", help="generation: text put before every source, e.g. T5's "
       "'translate English to Romanian: ' (the authors' WMT16 runs)")
     # teacher
@@ -66,6 +71,8 @@ def parse_args(argv=None, description=None):
       "1e-3 for a scratch-* teacher, trained from scratch)")
     a("--teacher-max-steps", type=int, help="cap on teacher fine-tuning steps")
     a("--teacher-batch-size", type=int, help="teacher fine-tuning batch size (default: --batch-size)")
+    a("--teacher-grad-accumulation", type=int, help="teacher batches per optimiser step (default: "
+      "--grad-accumulation)")
     a("--teacher-optimizer", default="adamw", choices=OPTIMIZERS, help="teacher optimiser (see --optimizer)")
     a("--teacher-warmup-steps", type=int, default=0, help="teacher linear warm-up steps")
     a("--teacher-eval-every-epochs", type=float, default=0.5, help="evaluate the teacher every F epochs and keep "
@@ -150,6 +157,9 @@ def parse_args(argv=None, description=None):
       "update in the first N steps, so the decoder learns to read it before it can collapse (random-init "
       "BERT2BERT without matching collapses its encoder within 40 steps; distill.hold_encoder)")
     a("--batch-size", type=int, default=32)
+    a("--grad-accumulation", type=int, default=1, help="batches whose gradients are averaged before each "
+      "optimiser step: N x --batch-size rows a step (x processes under torchrun) in the memory of one batch; "
+      "steps and epochs count optimiser steps (the authors' Qwen3 runs: 2, on 4 GPUs)")
     a("--epochs", type=float, default=10.0, help="student epochs (authors: 10; SST-2: 20)")
     a("--max-steps", type=int, help="cap on student steps (short runs)")
     a("--weight-decay", type=float, default=0.0)
@@ -158,6 +168,11 @@ def parse_args(argv=None, description=None):
     a("--eval-every-epochs", type=float, help="dev evaluation interval in epochs instead, e.g. 0.3 (the "
       "authors' --val_check_interval 0.3 for BART and T5)")
     a("--eval-steps", help="extra comma-separated steps at which to evaluate (learning curves)")
+    a("--select-by", default="task-metric", choices=SELECT_BY,
+      help="what picks the best checkpoint at each dev evaluation: task-metric (the task's first metric), or "
+      "token-accuracy (decoder-only language models: teacher-forced next-token accuracy on each dev row's "
+      "gold completion, the authors' LLM trainers' mean_token_accuracy; scoring.token_accuracy). The test "
+      "splits are scored by the task's metrics either way")
     a("--num-beams", type=int, help="beam size for generation (default: 5 for dart, 4 otherwise)")
     a("--test-num-beams", type=int, help="beam size for the test splits, scored once on the best checkpoint "
       "(default: --num-beams; the authors' test decoding: DART 6, WMT16 5)")
@@ -185,13 +200,14 @@ def parse_args(argv=None, description=None):
 
 
 POSITIVE = ("max_length", "teacher_epochs", "student_layers", "temperature", "batch_size", "epochs",
-            "max_grad_norm", "eval_every")
+            "max_grad_norm", "eval_every", "grad_accumulation")
 
 
 POSITIVE_IF_GIVEN = ("n_train", "n_dev", "teacher_max_steps", "student_decoder_layers", "student_width", "max_steps",
                      "num_beams", "threads", "max_target_length", "teacher_batch_size", "eval_every_epochs",
                      "teacher_eval_every_epochs", "stage1_epochs", "lr", "teacher_lr", "lora_alpha",
-                     "teacher_max_target_length", "teacher_num_beams", "test_num_beams")
+                     "teacher_max_target_length", "teacher_num_beams", "test_num_beams",
+                     "teacher_grad_accumulation")
 
 
 NOT_NEGATIVE = ("a_ce", "a_kl", "a_hid", "a_att", "consistency", "weight_decay", "target_layer", "teacher_seed",
@@ -227,6 +243,8 @@ def run_names(args):
     if args.eval_steps and not all(s.strip().isdigit() for s in args.eval_steps.split(",")):
         raise ValueError(f"--eval-steps {args.eval_steps!r} must be comma-separated step numbers, e.g. 50,100")
     related.check_flags(args.objective, args.supplementary, args.consistency, int(os.environ.get("WORLD_SIZE", 1)))
+    if args.coqa_train_rows != "lm-eval" and (args.task != "coqa" or args.train_file):
+        raise ValueError(f"--coqa-train-rows is for --task coqa, not {args.task!r}; leave the flag out")
     if args.stage1_epochs and args.objective == "kd-only":
         raise ValueError("--stage1-epochs trains the matching terms first, but --objective kd-only has none")
     if len(combos) == 1:
@@ -259,6 +277,9 @@ def resolve_settings(args, task):
     if args.kl_positions == "every" and not language_model:
         raise ValueError(f"--kl-positions every is the authors' decoder-only KL, but task {task['name']!r} is "
                          f"{task['kind']}; leave the flag out")
+    if args.select_by == "token-accuracy" and not language_model:
+        raise ValueError(f"--select-by token-accuracy scores a language model's completions, but task "
+                         f"{task['name']!r} is {task['kind']}; leave the flag out")
     if args.hold_encoder_steps and task["kind"] != "generation":
         raise ValueError(f"--hold-encoder-steps holds a sequence-to-sequence model's encoder, but task "
                          f"{task['name']!r} is {task['kind']}; leave the flag out")
@@ -375,8 +396,9 @@ def schedule(settings, n_rows, role):
     after which the dev set is scored (the best of those is kept; none in stage 1)."""
     teacher = role == "teacher"
     batch_size = (settings.teacher_batch_size if teacher else None) or settings.batch_size
-    # under torchrun each of the N processes takes its own batch per step: an epoch is N times fewer steps
-    steps_per_epoch = -(-n_rows // (batch_size * processes.world_size()))
+    accumulation = (settings.teacher_grad_accumulation if teacher else None) or settings.grad_accumulation
+    # under torchrun each of the N processes takes its own batches per step: an epoch is N times fewer steps
+    steps_per_epoch = -(-n_rows // (batch_size * accumulation * processes.world_size()))
     epochs, max_steps = (settings.teacher_epochs, settings.teacher_max_steps) if teacher else (settings.epochs,
                                                                                               settings.max_steps)
     if role == "stage1":
@@ -393,6 +415,7 @@ def schedule(settings, n_rows, role):
     if role == "stage1":  # the task head is untrained until stage 2, which keeps the best checkpoint
         eval_steps = set()
     return dict(role=role, lr=settings.teacher_lr if teacher else settings.lr, batch_size=batch_size,
+                accumulation=accumulation,
                 optimizer=settings.teacher_optimizer if teacher else settings.optimizer,
                 warmup_steps=settings.teacher_warmup_steps if teacher else settings.warmup_steps,
                 steps=steps, steps_per_epoch=steps_per_epoch, eval_steps=eval_steps,

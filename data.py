@@ -24,6 +24,7 @@ import bz2
 import csv
 import functools
 import html
+import itertools
 import json
 import random
 import re
@@ -555,10 +556,19 @@ def coqa_prompt(story, questions, answers):
     return f"{story}\n\n{turns}Q: {questions[len(answers)]}\n\nA:"
 
 
-def load_coqa():
+def authors_coqa_rows(story, questions, answers):
+    """The authors' CoQA training rows (llm/tasks/coqa.py, doc_to_text): per question, the story and that
+    question alone, completion "A: answer" and a blank line; their loop pairs the last question with no
+    answer, so its completion is a bare "A:" (a defect, kept for the qwen3 table). TRL cuts a row longer
+    than its length limit at the end ("cut": "end", encode_language_modeling)."""
+    return [{"prompt": f"{story}\n\nQ: {question}\n\n", "completion": "A:" if answer is None else f"A: {answer}\n\n",
+             "cut": "end"} for question, answer in itertools.zip_longest(questions, answers[:-1])]
+
+
+def load_coqa(train_rows="lm-eval"):
     """CoQA (Reddy et al. 2019; the authors load EleutherAI/coqa, their README says CommonsenseQA).
     Train: one row per turn, prompt = coqa_prompt with every earlier turn, completion = " " + the
-    answer (the authors' own rows drop the earlier turns; ours are what evaluation shows).
+    answer: what evaluation shows (train_rows "authors": theirs, authors_coqa_rows; --coqa-train-rows).
     Dev / test: as lm-eval-harness, the last turn of each story, answered greedily and scored by
     exact match against its answer and the additional answers (coqa_exact_match). Dev: the first
     10% of validation's stories (the authors' training loop); test: all of validation."""
@@ -566,6 +576,9 @@ def load_coqa():
     train = []
     for row in raw["train"]:
         questions, answers = row["questions"]["input_text"], row["answers"]["input_text"]
+        if train_rows == "authors":
+            train += authors_coqa_rows(row["story"], questions, answers)
+            continue
         train += [{"prompt": coqa_prompt(row["story"], questions, answers[:turn]), "completion": " " + answers[turn]}
                   for turn in range(len(answers))]
 
@@ -666,12 +679,12 @@ def load_local(train_file, dev_file):
 
 
 # ---------------------------------------------------------------- one entry point
-def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
+def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None, coqa_train_rows="lm-eval"):
     """Everything distill.py needs about a task, as plain data: name, kind, offline,
     train (rows), dev ({split: rows}), num_labels, label_names, metrics (the first picks
     the best checkpoint), higher_is_better (False for perplexity) and test ({split: rows}
     scored once, on the best checkpoint; empty for most tasks). `seed` only
-    shapes the template task; `n_train` shortens the training set."""
+    shapes the template task; `n_train` shortens the training set; coqa_train_rows: load_coqa."""
     if train_file or dev_file:
         if not (train_file and dev_file):
             raise ValueError("give both --train-file and --dev-file")
@@ -700,7 +713,7 @@ def load_task(name, seed=0, train_file=None, dev_file=None, n_train=None):
         train, dev, task["label_names"] = load_glue(name)
         task.update(train=first_rows(train, n_train, name), dev=dev)
     elif name in LM_HUB_LOADERS:
-        train, dev, test = LM_HUB_LOADERS[name]()
+        train, dev, test = load_coqa(coqa_train_rows) if name == "coqa" else LM_HUB_LOADERS[name]()
         task.update(train=first_rows(train, n_train, name), dev=dev, test=test)
     else:
         train, dev, test = load_generation_hub(name)
@@ -756,31 +769,47 @@ def encode_language_modeling(examples, tokenizer, max_length):
                                each choice's length in characters (HellaSwag's acc_norm);
     {"prompt", "answers"}      the prompt alone, to answer from (CoQA).
     Beyond max_length, plain text loses its end, a prompted sequence its beginning (a question
-    stays next to its answer).
+    stays next to its answer; a row marked "cut": "end" loses its end, as TRL cuts the authors' rows). A row to answer or choose from also holds its "gold": prompt + its
+    right answer, scored as a completion (scoring.token_accuracy, --select-by token-accuracy).
     """
     if "text" in examples[0]:
         encoded = tokenizer([e["text"] for e in examples], truncation=True, max_length=max_length)
         return [{"input_ids": ids, "labels": list(ids)} for ids in encoded["input_ids"]]
     special = set(tokenizer.all_special_ids)
+    if "answers" in examples[0] or "choices" in examples[0]:
+        golds = encode_language_modeling([gold_completion(e) for e in examples], tokenizer, max_length)
     if "answers" in examples[0]:
         prompts = tokenizer([e["prompt"] for e in examples])["input_ids"]
-        return [{"input_ids": ids[-max_length:], "answers": e["answers"]} for ids, e in zip(prompts, examples)]
+        return [{"input_ids": ids[-max_length:], "answers": e["answers"], "gold": gold}
+                for ids, e, gold in zip(prompts, examples, golds)]
     if "choices" in examples[0]:
         flat = [{"prompt": e["prompt"], "completion": " " + choice} for e in examples for choice in e["choices"]]
         scored = iter(encode_language_modeling(flat, tokenizer, max_length))
         return [{"choices": [next(scored) for _ in e["choices"]], "lengths": [len(c) for c in e["choices"]],
-                 "label": e["label"]} for e in examples]
+                 "label": e["label"], "gold": gold} for e, gold in zip(examples, golds)]
     prompts = tokenizer([e["prompt"] for e in examples])["input_ids"]
     wholes = tokenizer([e["prompt"] + e["completion"] for e in examples])["input_ids"]
-    return [scored_completion(prompt, whole, special, max_length) for prompt, whole in zip(prompts, wholes)]
+    rows = [scored_completion(prompt, whole, special, max_length, e.get("cut", "start"))
+            for prompt, whole, e in zip(prompts, wholes, examples)]
+    # a row cut at its end before its completion is left out (TRL keeps it: alone in a batch, a 0/0 loss)
+    return [row for row, e in zip(rows, examples) if e.get("cut") != "end" or set(row["labels"]) != {-100}]
 
 
-def scored_completion(prompt_ids, ids, special, max_length):
+def gold_completion(example):
+    """A row to choose (HellaSwag) or answer (CoQA) from, as a training row: its prompt and right answer."""
+    answer = example["choices"][example["label"]] if "choices" in example else example["answers"][0]
+    return {"prompt": example["prompt"], "completion": " " + answer}
+
+
+def scored_completion(prompt_ids, ids, special, max_length, cut="start"):
     """The ids of prompt + completion, labels on the completion's tokens only: those after the
     longest prefix shared with the prompt's own ids, never a special token. (lm-eval-harness
-    tokenises the two parts apart; the split agrees but for a token merged across the boundary.)"""
+    tokenises the two parts apart; the split agrees but for a token merged across the boundary.)
+    Beyond max_length the start is cut (cut="end": the end, as TRL's SFT truncation)."""
     shared = next((i for i, (a, b) in enumerate(zip(prompt_ids, ids)) if a != b), min(len(prompt_ids), len(ids)))
     labels = [-100 if i < shared or token in special else token for i, token in enumerate(ids)]
+    if cut == "end":
+        return {"input_ids": ids[:max_length], "labels": labels[:max_length]}
     return {"input_ids": ids[-max_length:], "labels": labels[-max_length:]}
 
 

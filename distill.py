@@ -414,35 +414,38 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
             checkpoints.restore(run, resume["runs"][checkpoints.run_name(run)], Checkpoint)
         for group, mixing_state in zip(groups, resume["job"]["mixing_states"]):
             group["mixing_rng"].setstate(mixing_state)
-            for _ in range(resume["step"]):
+            for _ in range(resume["step"] * stage["accumulation"]):
                 next(group["batches"])
         start, logged = resume["step"] + 1, resume["job"]["logged"]
         print(f"{desc}: resumed at step {resume['step']} from {checkpoint['directory']}/checkpoint", flush=True)
     progress = tqdm(total=total_steps, initial=start - 1, desc=desc, dynamic_ncols=True,
                     disable=not processes.is_main() or None)
+    accumulation = stage["accumulation"]  # --grad-accumulation: batches per optimiser step
     for step in range(start, total_steps + 1):
         for group in groups:
-            batch = data.to_device(next(group["batches"]), device)
             active = [run for run in group["runs"] if not run.failed]
-            teacher_outputs = None
-            if teacher is not None and active:
-                # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
-                # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
-                with torch.no_grad(), autocast(device, settings.bf16):
-                    ramp = related.consistency_ramp(step - 1, stage["steps_per_epoch"], total_steps)
-                    teacher_outputs = teacher_pass(teacher, batch, active, loss, group["mixing_rng"], ramp)
+            for _ in range(accumulation):  # each batch's loss / N: the mean gradient over the N batches
+                batch = data.to_device(next(group["batches"]), device)
+                teacher_outputs = None
+                if teacher is not None and active:
+                    # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
+                    # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
+                    with torch.no_grad(), autocast(device, settings.bf16):
+                        ramp = related.consistency_ramp(step - 1, stage["steps_per_epoch"], total_steps)
+                        teacher_outputs = teacher_pass(teacher, batch, active, loss, group["mixing_rng"], ramp)
+                for run in active:
+                    with random_stream(run, device), autocast(device, settings.bf16):
+                        total, parts = student_loss(run, batch, teacher_outputs, loss)
+                    (total / accumulation).backward()
+                    for name, value in parts.items():  # summed as tensors: no sync with the device per step
+                        run.loss_sums[name] = run.loss_sums.get(name, 0.0) + value.detach() / accumulation
             for run in active:
-                with random_stream(run, device), autocast(device, settings.bf16):
-                    total, parts = student_loss(run, batch, teacher_outputs, loss)
-                total.backward()
                 if step <= stage["hold_encoder_steps"]:
                     hold_encoder(run.model)
                 torch.nn.utils.clip_grad_norm_(run.model.parameters(), settings.max_grad_norm)
                 run.optimizer.step()
                 run.scheduler.step()
                 run.optimizer.zero_grad(set_to_none=True)
-                for name, value in parts.items():  # summed as tensors: no sync with the device per step
-                    run.loss_sums[name] = run.loss_sums.get(name, 0.0) + value.detach()
         progress.update(1)
         logs = step % 50 == 0 or step == total_steps or step in eval_steps
         if logs:
@@ -494,7 +497,8 @@ def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
     metrics, score, predictions, note = evaluate(run.model, dev_rows, task, tokenizer, settings, role)
     run.history.append({"step": step, "score": score, "metrics": metrics})
     best = run.best.score if run.best else None
-    if best is None or (score > best if task.get("higher_is_better", True) else score < best):
+    higher_is_better = task.get("higher_is_better", True) or settings.select_by == "token-accuracy"
+    if best is None or (score > best if higher_is_better else score < best):
         run.best = Checkpoint(step, score, metrics, predictions,
                               {k: v.detach().to("cpu", copy=True) for k, v in run.model.state_dict().items()}, note)
     run.model.train()
@@ -504,13 +508,15 @@ def record_evaluation(run, step, dev_rows, task, tokenizer, settings, role):
 def evaluate(model, rows, task, tokenizer, settings, role="student"):
     """Metrics per split, the score that picks the best checkpoint, predictions and a classifier's
     warning (scoring.evaluate). A generation teacher decodes with beams and a target length of its own
-    (--teacher-num-beams), the test splits with theirs (--test-num-beams) and their BLEU (--test-bleu)."""
+    (--teacher-num-beams), the test splits with theirs (--test-num-beams) and their BLEU (--test-bleu).
+    --select-by token-accuracy scores the dev splits by token accuracy alone, the test splits as always."""
     teacher = role == "teacher"
     num_beams = {"teacher": settings.teacher_num_beams, "test": settings.test_num_beams}.get(role, settings.num_beams)
     max_target_length = settings.teacher_max_target_length if teacher else settings.max_target_length
     bleu = settings.test_bleu if role == "test" else "sacrebleu"
+    select_by = "task-metric" if role == "test" else settings.select_by
     return scoring.evaluate(model, rows, task, tokenizer, 2 * settings.batch_size, num_beams,
-                            max_target_length or settings.max_length, bleu)
+                            max_target_length or settings.max_length, bleu, select_by)
 
 
 def write_json(path, payload):
@@ -548,7 +554,7 @@ def distill(args, names):
     """Train the students `names` (cli.run_names); returns how many failed (0: every run finished)."""
     todo = [(i, s, seed, out) for i, s, seed, out in names if args.overwrite or not cli.finished(args, i, s, seed, out)]
     task = data.load_task(args.task if not args.train_file else None, seed=0, train_file=args.train_file,
-                          dev_file=args.dev_file, n_train=args.n_train)
+                          dev_file=args.dev_file, n_train=args.n_train, coqa_train_rows=args.coqa_train_rows)
     settings = cli.resolve_settings(args, task)
     if args.n_dev:
         task["dev"] = {split: rows[:args.n_dev] for split, rows in task["dev"].items()}

@@ -483,16 +483,19 @@ def qwen3():
     llm/distillation.py; PAPER.md section 1): Qwen3-8B LoRA-fine-tuned and merged as teacher; 9-block
     students copied from it (their weight_copy: copy init only) and trained through LoRA, rank 128,
     alpha 32, dropout 0.1 (teacher: rank 32, the same alpha and dropout); weights 1/1/3, T = 1, bf16.
-    They train on 4 GPUs with gradient accumulation, which distill.py does not have: each batch size
-    below is their per-GPU batch x accumulation x 4 GPUs, as one batch on one GPU (the same expected
-    gradient and number of optimiser steps; more activation memory). Lengths: TRL's default 1024
-    tokens (TRL cuts the end of a long CoQA prompt, ours its beginning). Their training-time evaluation
-    is teacher-forced token accuracy; ours is the task's metric on the first 10% of validation. One job
+    They train on 4 GPUs, each accumulating gradients over its own batches; one job here runs on one
+    GPU with their per-GPU batch and 4 times their accumulation (--grad-accumulation): the same rows
+    per optimiser step, each batch's loss a mean over its own tokens, as theirs. Lengths: TRL's default 1024
+    tokens. Their trainers keep the
+    checkpoint with the best teacher-forced token accuracy on the first 10% of validation, teacher and
+    students (save_strategy "best", metric_for_best_model "mean_token_accuracy"): --select-by
+    token-accuracy; the test split (all of validation) is scored as lm-eval-harness scores it. One job
     per strategy: the 8B teacher and one 9-block student per GPU.
 
-    Three of their choices are reproduced here only. Their KL and hidden loss run over every position,
+    Four of their choices are reproduced here only. Their KL and hidden loss run over every position,
     prompt and padding included, scaled by the share of real tokens (llm/sft_trainer.py, kl_loss and
-    hidden_loss): --kl-positions every, --hid-reduction llm.
+    hidden_loss): --kl-positions every, --hid-reduction llm. Their CoQA training rows hold the story and
+    one question, the last question with no answer, cut at the end by TRL: --coqa-train-rows authors.
     Their students copy blocks 1, 5, 10, 14, 19, 23, 28, 32, 36 (llm/model_utils.py, LAYER_COPY_MAP,
     1-based here) but match 4, 8, ..., 36 (LAYER_SELECTION): a defect (PAPER.md 1.3), kept because
     their numbers came from it; distill.py prints the mismatch. Users: --copy-from forward copies the
@@ -500,24 +503,27 @@ def qwen3():
     student = ["--student-layers", "9", "--lora", "128", "--lora-alpha", "32", "--lora-dropout", "0.1",
                "--optimizer", "adamw", "--warmup-steps", "1000", "--a-ce", "1", "--a-kl", "1", "--a-hid", "3",
                "--temperature", "1", "--kl-positions", "every", "--hid-reduction", "llm",
-               "--copy-from", "1,5,10,14,19,23,28,32,36",
+               "--copy-from", "1,5,10,14,19,23,28,32,36", "--select-by", "token-accuracy",
                "--max-length", "1024", "--bf16", "yes"]
     teacher = ["--teacher-base", "Qwen/Qwen3-8B", "--teacher-lora", "32", "--teacher-optimizer", "adamw",
                "--teacher-warmup-steps", "500"]
     # HellaSwag: finetune-teacher-hellaswag.sh (lr 2e-5, 10 epochs, batch 6 x 4 GPUs, evaluated every 500
     # of its 1663 steps an epoch: 0.3 epochs; 500 warm-up steps: finetune.py's default);
-    # distill-*-hellaswag.sh (lr 3e-4, batch 3 x 2 x 4, evaluated every 1000 steps; 160 epochs asked,
-    # their jobs stop at a 2-day limit)
+    # distill-*-hellaswag.sh (lr 3e-4, batch 3 x accumulation 2 x 4 GPUs, evaluated every 1000 steps;
+    # 160 epochs asked, their jobs stop at a 2-day limit)
     hellaswag = (["--task", "hellaswag"] + teacher + ["--teacher-lr", "2e-5", "--teacher-epochs", "10",
-                 "--teacher-batch-size", "24", "--teacher-eval-every-epochs", "0.3", "--teacher-dir",
-                 "runs/qwen3/teachers/hellaswag"],
-                 student + ["--lr", "3e-4", "--batch-size", "24", "--epochs", "160", "--eval-every", "1000"])
+                 "--teacher-batch-size", "6", "--teacher-grad-accumulation", "4", "--teacher-eval-every-epochs", "0.3",
+                 "--teacher-dir", "runs/qwen3/teachers/hellaswag"],
+                 student + ["--lr", "3e-4", "--batch-size", "3", "--grad-accumulation", "8", "--epochs", "160",
+                            "--eval-every", "1000"])
     # CoQA: finetune-teacher-coqa.sh (lr 1e-5, 2 epochs, batch 2 x 2 x 4, evaluated every 100 of its about
     # 6800 steps an epoch: 0.015 epochs); distill-*-coqa.sh (lr 1e-4, batch 1 x 2 x 4, 15 epochs,
     # evaluated every 500 steps)
-    coqa = (["--task", "coqa"] + teacher + ["--teacher-lr", "1e-5", "--teacher-epochs", "2", "--teacher-batch-size",
-            "16", "--teacher-eval-every-epochs", "0.015", "--teacher-dir", "runs/qwen3/teachers/coqa"],
-            student + ["--lr", "1e-4", "--batch-size", "8", "--epochs", "15", "--eval-every", "500"])
+    coqa = (["--task", "coqa", "--coqa-train-rows", "authors"] + teacher + ["--teacher-lr", "1e-5", "--teacher-epochs", "2", "--teacher-batch-size",
+            "2", "--teacher-grad-accumulation", "8", "--teacher-eval-every-epochs", "0.015", "--teacher-dir",
+            "runs/qwen3/teachers/coqa"],
+            student + ["--lr", "1e-4", "--batch-size", "1", "--grad-accumulation", "8", "--epochs", "15",
+                       "--eval-every", "500"])
     grids = [Grid(f"language-modeling/{task}/{strategy}", [], seconds, strategy, teacher=teacher_flags,
                   students={"copy": student_flags})
              for task, (teacher_flags, student_flags), seconds in (("hellaswag", hellaswag, 172800), ("coqa", coqa, 86400))

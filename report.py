@@ -56,7 +56,8 @@ PAPER_RESULTS = {
 }
 METRIC_NAMES = {"accuracy": "accuracy", "f1": "F1", "bleu": "BLEU", "exact_match": "exact match"}
 # metrics.json holds fractions, BLEU and perplexity as they are
-METRIC_SCALE = {"accuracy": 100, "f1": 100, "acc": 100, "acc_norm": 100, "exact_match": 100, "bleu": 1, "perplexity": 1}
+METRIC_SCALE = {"accuracy": 100, "f1": 100, "acc": 100, "acc_norm": 100, "exact_match": 100, "token_accuracy": 100,
+                "bleu": 1, "perplexity": 1}
 
 
 # The settings the tables read, lifted to the top of each run so that runs.json (which leaves the
@@ -111,8 +112,23 @@ def committed_note(name, kept):
             f"{len(kept)} runs ({seeds}).", ""]
 
 
+def score_metric(run):
+    """The metric of a run's score: its first split's first metric (scoring.evaluate); without
+    metrics, its kind's first."""
+    if run.get("metrics"):
+        return next(iter(next(iter(run["metrics"].values()))))
+    return {"generation": "bleu", "language-modeling": "perplexity"}.get(run["kind"], "accuracy")
+
+
 def metric_name(run):
-    return {"generation": "BLEU", "language-modeling": "perplexity (lower is better)"}.get(run["kind"], "accuracy")
+    metric = score_metric(run)
+    return {"perplexity": "perplexity (lower is better)", "acc": "accuracy",
+            "token_accuracy": "token accuracy"}.get(metric, METRIC_NAMES.get(metric, metric))
+
+
+def score_scale(run):
+    """Points per unit of a run's score: accuracies x 100, BLEU and perplexity as they are."""
+    return METRIC_SCALE.get(score_metric(run), 1)
 
 
 def mean_std(values):
@@ -452,7 +468,7 @@ def section_grid(runs, table, title):
             lines, notes, verdicts = paper_table(chosen, task, metric_name(chosen[0]))
             out += [heading, "", *lines, "", *notes, "", *[f"- {v}" for v in verdicts], ""]
             continue
-        scale = 100 if chosen[0]["kind"] == "classification" else 1  # accuracy in points; BLEU, perplexity as they are
+        scale = score_scale(chosen[0])
         lines, verdicts, seeds = grid_table(chosen, scale, metric_name(chosen[0]))
         out += [heading, "", *lines, "", *[f"- {v}" for v in verdicts], ""]
     return out
@@ -475,21 +491,22 @@ def evaluation_notes(own, borrowed, rows):
     return notes
 
 
-def section_ablation(runs, table, title, column, value):
-    """An ablation's runs, plus Table 1's cells of the same task, inits, strategies, seeds and steps
-    (the default depth and width) unless the ablation ran that value itself; per value and init,
-    the paired differences from forward and a verdict, as in Table 1."""
+def section_ablation(runs, table, title, column, value, base="classification"):
+    """An ablation's runs, plus the cells of the `base` grid (Table 1's: the default depth and width)
+    of the same task, inits, strategies, seeds and steps unless the ablation ran that value itself;
+    per value and init, the paired differences from forward and a verdict, as in Table 1."""
     ablation = [r for r in runs if r["table"] == table]
     if not ablation:
         return []
     cells = {(r["task"], r["init"], r["strategy"], r["seed"]) for r in ablation}
     values, steps = {value(r) for r in ablation}, {r["init"]: r["steps"] for r in ablation}
-    baseline = [r for r in runs if r["table"] == "classification" and value(r) not in values
+    baseline = [r for r in runs if r["table"] == base and value(r) not in values
                 and r["steps"] == steps.get(r["init"])
                 and any((r["task"], r["init"], r["seed"]) == (task, init, seed) for task, init, _, seed in cells)
                 and r["strategy"] in {strategy for _, _, strategy, _ in cells}]
     chosen = ablation + baseline
     seeds = sorted({r["seed"] for r in ablation})
+    scale = score_scale(chosen[0])
     split = next(iter(chosen[0]["metrics"]))  # the score's split: dev, or MNLI's dev-matched
     lines = [f"### {title} {in_brackets([chosen[0]['task'], schedule(chosen), f'seeds {seeds}'])}", "",
              f"| {column} | init | strategy | {split} {metric_name(chosen[0])} | per seed ({', '.join(map(str, seeds))}) "
@@ -500,7 +517,7 @@ def section_ablation(runs, table, title, column, value):
             group = [r for r in chosen if value(r) == group_value and r["init"] == init]
             if not group:
                 continue
-            score = {(r["strategy"], r["seed"]): r["score"] * 100 for r in group}
+            score = {(r["strategy"], r["seed"]): r["score"] * scale for r in group}
             differences = paired_differences(score)
             for strategy in (s for s in STRATEGIES if any(r["strategy"] == s for r in group)):
                 mean, per_seed, paired = seed_cells(score, differences, strategy, seeds)
@@ -508,7 +525,8 @@ def section_ablation(runs, table, title, column, value):
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
             verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
     verdicts += majority_class_notes(chosen)
-    verdicts += evaluation_notes(ablation, baseline, "Table 1's runs (the rows this table did not train)")
+    rows = "Table 1's runs" if base == "classification" else f"the {base} grid's runs"
+    verdicts += evaluation_notes(ablation, baseline, f"{rows} (the rows this table did not train)")
     if not chosen[0]["offline"]:
         verdicts.append("Paper: the authors' README publishes no number for this ablation (PAPER.md section 1.6), "
                         "so nothing stands beside ours.")
@@ -638,8 +656,7 @@ def matches(run, selector):
 
 
 def lower_is_better(run):
-    first_split = next(iter(run.get("metrics", {}).values()), {})
-    return next(iter(first_split), None) == "perplexity"
+    return score_metric(run) == "perplexity"
 
 
 def per_seed(selector, runs):
@@ -651,7 +668,7 @@ def per_seed(selector, runs):
     by_seed = {}
     for r in runs:
         if matches(r, selector):
-            by_seed.setdefault(r["seed"], []).append(r["score"] * (100 if r["kind"] == "classification" else 1))
+            by_seed.setdefault(r["seed"], []).append(r["score"] * score_scale(r))
     return {seed: statistics.mean(values) for seed, values in by_seed.items()}
 
 

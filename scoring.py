@@ -102,6 +102,22 @@ def perplexity(model, rows, tokenizer, batch_size):
     return {"perplexity": math.exp(total / count), "nll": total / count}
 
 
+def token_accuracy(model, rows, tokenizer, batch_size):
+    """Teacher-forced next-token accuracy on each row's gold completion (data.gold_completion; plain
+    text: the row itself): the share of scored tokens whose most likely next token is the gold one,
+    over every scored token. The authors' LLM trainers keep the checkpoint with the best
+    mean_token_accuracy (TRL's, a mean over evaluation batches; --select-by token-accuracy)."""
+    correct, total = 0, 0
+    for batch in data.batches([row.get("gold", row) for row in rows], batch_size, tokenizer.pad_token_id, order="length"):
+        batch = data.to_device(batch, model.device)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+        labels = batch["labels"][:, 1:]
+        scored = labels != -100
+        correct += ((logits.argmax(-1) == labels) & scored).sum().item()
+        total += scored.sum().item()
+    return {"token_accuracy": correct / total}
+
+
 def multiple_choice(model, rows, tokenizer, batch_size):
     """lm-eval-harness's multiple-choice scores (HellaSwag): the log-likelihood of each choice's
     tokens given the prompt; acc picks the highest, acc_norm the highest per character of the
@@ -135,10 +151,12 @@ def greedy_answers(model, rows, tokenizer, batch_size):
 
 
 @torch.no_grad()
-def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length, bleu="sacrebleu"):
+def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length, bleu="sacrebleu",
+             select_by="task-metric"):
     """Metrics per split ({'dev': {'accuracy': ...}}), the score that picks the best checkpoint
-    (first split, first metric), the generated predictions (generation only, else None), and a
-    classifier's warning on the first split (majority_note; else None)."""
+    (first split, first metric; select_by token-accuracy: a language model's token_accuracy alone),
+    the generated predictions (generation only, else None), and a classifier's warning on the first
+    split (majority_note; else None)."""
     model.eval()
     metrics, predictions, notes = {}, None, []
     for split, rows in splits.items():
@@ -146,12 +164,14 @@ def evaluate(model, splits, task, tokenizer, batch_size, num_beams, max_length, 
             metrics[split], note = classification_metrics(model, rows, task, tokenizer, batch_size)
             notes.append(note)
         elif task["kind"] == "language-modeling":
-            metrics[split] = LANGUAGE_MODEL_METRICS[task["metrics"][0]](model, rows, tokenizer, batch_size)
+            measure = token_accuracy if select_by == "token-accuracy" else LANGUAGE_MODEL_METRICS[task["metrics"][0]]
+            metrics[split] = measure(model, rows, tokenizer, batch_size)
         else:
             metrics[split], split_predictions = generation_metrics(model, rows, tokenizer, batch_size, num_beams,
                                                                    max_length, bleu)
             predictions = predictions or split_predictions
-    return metrics, metrics[next(iter(metrics))][task["metrics"][0]], predictions, (notes or [None])[0]
+    score = "token_accuracy" if select_by == "token-accuracy" else task["metrics"][0]
+    return metrics, metrics[next(iter(metrics))][score], predictions, (notes or [None])[0]
 
 
 LANGUAGE_MODEL_METRICS = {"perplexity": perplexity, "acc": multiple_choice, "exact_match": greedy_answers}

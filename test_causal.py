@@ -34,6 +34,28 @@ def lm_batch():
             "labels": input_ids.masked_fill(attention_mask == 0, -100)}
 
 
+def test_gradient_accumulation_steps_as_one_batch_of_all_its_rows():
+    """--grad-accumulation 2 with batches of 4 takes the step one batch of 8 takes (the same rows: one
+    shuffle, cut into batches; equal-length rows, so every loss term is a mean over the same tokens)."""
+    teacher = tiny_model("llama", layers=4)
+    generator = torch.Generator().manual_seed(3)
+    rows = [{"input_ids": ids, "labels": ids} for ids in torch.randint(5, 60, (16, 6), generator=generator).tolist()]
+    trained = []
+    for batch_size, accumulation in ((8, 1), (4, 2)):
+        args = lm_args("--batch-size", str(batch_size), "--grad-accumulation", str(accumulation))
+        run = make_run(teacher, args, "random", "forward")
+        plan = {**cli.schedule(args, len(rows), "student"), "steps": 2, "eval_steps": set()}
+        assert plan["steps_per_epoch"] == 2  # 16 rows, 8 a step
+        distill.train([run], teacher, {"train": rows, "dev": {}}, {"kind": "language-modeling"}, PAD, args, plan,
+                      cli.loss_settings(args, "student"), desc="test")
+        trained.append(run)
+    one_batch, accumulated = trained
+    assert one_batch.log[-1].keys() == accumulated.log[-1].keys() == {"step", "ce", "kl", "hid"}
+    assert all(accumulated.log[-1][k] == pytest.approx(v, abs=1e-4) for k, v in one_batch.log[-1].items())
+    for (name, a), b in zip(one_batch.model.named_parameters(), accumulated.model.parameters()):
+        assert torch.allclose(a, b, atol=1e-5), name
+
+
 # ------------------------------------------------------------------ plan and copy init
 def test_language_models_match_blocks_only_normalised_and_copy_what_they_match():
     args = lm_args()
@@ -212,6 +234,44 @@ def test_multiple_choice_scores_as_lm_eval_harness():
     assert scoring.multiple_choice(BIGRAM, rows, PAD, batch_size=4) == {"acc": 0.0, "acc_norm": 1.0}
 
 
+def test_token_accuracy_counts_the_gold_completions_most_likely_next_tokens():
+    # BIGRAM's most likely next token: 2 after 1 and after 3; after 2 a tie, which argmax gives to token 0
+    hit = {"input_ids": [1, 2, 3], "labels": [-100, 2, 3]}  # 2 after 1: right; 3 after 2: wrong
+    rows = [{"choices": [], "label": 0, "gold": hit},  # a row to choose from: its gold completion is scored
+            {"input_ids": [3, 2], "labels": [3, 2]}]  # plain text: the row itself (2 after 3: right)
+    assert scoring.token_accuracy(BIGRAM, rows, PAD, batch_size=2) == {"token_accuracy": pytest.approx(2 / 3)}
+
+
+def test_rows_to_choose_or_answer_from_carry_their_gold_completion():
+    tokenizer = tf.AutoTokenizer.from_pretrained(families.minilm_path())
+    task = {"kind": "language-modeling"}
+    (choose,) = data.encode(task, [{"prompt": "the man", "choices": ["ran", "went home"], "label": 1}], tokenizer, 64)
+    assert choose["gold"] == choose["choices"][1]  # the right ending, scored as lm-eval scores it
+    (answer,) = data.encode(task, [{"prompt": "who went?", "answers": ["the man", "a man"]}], tokenizer, 64)
+    assert tokenizer.decode([t for t in answer["gold"]["labels"] if t != -100]) == "the man"
+
+
+def test_select_by_token_accuracy_scores_dev_by_it_and_keeps_the_task_metric_for_test(monkeypatch):
+    """--select-by token-accuracy: dev evaluations report token accuracy alone and a higher one is
+    better, even for perplexity's task; the test split is scored by the task's metric."""
+    settings = lm_args("--select-by", "token-accuracy")
+    task = {"kind": "language-modeling", "metrics": ("perplexity",), "higher_is_better": False}
+    rows = {"dev": [{"input_ids": [1, 2, 3], "labels": [1, 2, 3]}]}
+    metrics, score, *_ = distill.evaluate(BIGRAM, rows, task, PAD, settings)
+    assert metrics == {"dev": {"token_accuracy": 0.5}} and score == 0.5
+    test_metrics, *_ = distill.evaluate(BIGRAM, rows, task, PAD, settings, role="test")
+    assert set(test_metrics["dev"]) == {"perplexity", "nll"}
+    run = SimpleNamespace(model=torch.nn.Linear(1, 1), history=[], best=None)
+    for step, score in ((1, 0.4), (2, 0.6), (3, 0.5)):
+        monkeypatch.setattr(distill, "evaluate", lambda *a, score=score: ({"dev": {"token_accuracy": score}}, score,
+                                                                          None, None))
+        distill.record_evaluation(run, step, rows["dev"], task, PAD, settings, "student")
+    assert run.best.step == 2
+    with pytest.raises(ValueError, match="--select-by token-accuracy scores a language model's completions"):
+        cli.resolve_settings(cli.parse_args(["--select-by", "token-accuracy"]),
+                             {"kind": "classification", "name": "rt-sentiment", "offline": True})
+
+
 def test_scored_completion_scores_the_completion_only():
     tokenizer = tf.AutoTokenizer.from_pretrained(families.minilm_path())
     task = {"kind": "language-modeling"}
@@ -289,6 +349,25 @@ def test_hub_rows_become_prompts_completions_choices_and_answers(monkeypatch):
     assert [row["completion"] for row in train] == [" Ann", " home"]
     assert train[1]["prompt"] == "Ann went home.\n\nQ: Who went?\n\nA: Ann\n\nQ: Where?\n\nA:"
     assert test["test"][0] == {"prompt": train[1]["prompt"], "answers": ["home"]}  # "Home" is the same answer
+
+
+def test_the_authors_coqa_rows_hold_one_question_and_lose_their_end_when_cut(monkeypatch):
+    """--coqa-train-rows authors: llm/tasks/coqa.py's rows (one question each, "A: answer" completions,
+    the last a bare "A:"), cut at the end as TRL cuts; a row cut before its completion is left out."""
+    story = {"story": "Ann went home.", "questions": {"input_text": ["Who went?", "Where?"]},
+             "answers": {"input_text": ["Ann", "home"]}}
+    monkeypatch.setattr(data, "load_hub_dataset", lambda name: {"train": [story], "validation": [story] * 10})
+    train, _, _ = data.load_coqa("authors")
+    assert [(row["prompt"], row["completion"]) for row in train] == [
+        ("Ann went home.\n\nQ: Who went?\n\n", "A: Ann\n\n"), ("Ann went home.\n\nQ: Where?\n\n", "A:")]
+    tokenizer = tf.AutoTokenizer.from_pretrained(families.minilm_path())
+    task = {"kind": "language-modeling"}
+    whole = data.encode(task, train[:1], tokenizer, 64)[0]
+    (cut,) = data.encode(task, train[:1], tokenizer, len(whole["input_ids"]) - 2)
+    assert cut["input_ids"] == whole["input_ids"][:-2]  # the end goes, the story stays
+    assert data.encode(task, train[:1], tokenizer, 5) == []  # nothing of the answer left
+    with pytest.raises(ValueError, match="--coqa-train-rows is for --task coqa"):
+        cli.run_names(cli.parse_args(["--task", "bible-lm", "--coqa-train-rows", "authors"]))
 
 
 def test_coqa_prompts_and_exact_match_follow_lm_eval_harness():

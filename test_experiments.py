@@ -305,10 +305,16 @@ def test_qwen3_table_follows_the_authors_llm_scripts():
         assert (job["init"], job["student-layers"], job["lora"], job["lora-alpha"]) == ("copy", "9", "128", "32")
         assert (job["teacher-base"], job["teacher-lora"], job["bf16"]) == ("Qwen/Qwen3-8B", "32", "yes")
         assert (job["a-ce"], job["a-kl"], job["a-hid"], job["temperature"]) == ("1", "1", "3", "1")
-        assert (job["lr"], job["batch-size"]) == {"hellaswag": ("3e-4", "24"), "coqa": ("1e-4", "8")}[job["task"]]
+        # their per-GPU batch, accumulated over 2 batches on each of 4 GPUs: 8 batches on one
+        assert (job["lr"], job["batch-size"], job["grad-accumulation"]) == {
+            "hellaswag": ("3e-4", "3", "8"), "coqa": ("1e-4", "1", "8")}[job["task"]]
+        assert (job["teacher-batch-size"], job["teacher-grad-accumulation"]) == {
+            "hellaswag": ("6", "4"), "coqa": ("2", "8")}[job["task"]]
         # the authors' KL and hidden loss over every position, and their copied blocks (not the matched ones: PAPER.md 1.3)
         assert (job["kl-positions"], job["hid-reduction"], job["copy-from"]) == ("every", "llm",
                                                                                   "1,5,10,14,19,23,28,32,36")
+        assert job["select-by"] == "token-accuracy"  # their trainers keep the best mean_token_accuracy
+        assert job.get("coqa-train-rows") == {"hellaswag": None, "coqa": "authors"}[job["task"]]
 
 
 def test_qwen3_students_copy_the_authors_blocks_and_match_theirs():

@@ -7,12 +7,15 @@ import pytest
 import report
 
 
+METRIC = {"classification": "accuracy", "generation": "bleu", "language-modeling": "perplexity"}  # the score's
+
+
 def write_run(root, table, name, init, strategy, seed, score, kind="classification", table_name="offline", **extra):
     directory = root / "runs" / table_name / table / name
     directory.mkdir(parents=True)
     teacher_dir = root / "runs" / "offline" / "teachers" / "t"
     metrics = {"task": "synth-sentiment", "kind": kind, "offline": True, "strategy": strategy, "init": init,
-               "seed": seed, "score": score, "metrics": {"dev": {"accuracy": score}}, "steps": 150,
+               "seed": seed, "score": score, "metrics": {"dev": {METRIC[kind]: score}}, "steps": 150,
                "wall_time_s": 1.0, "student_layers": {"encoder": 2}, "student_width": 384,
                "history": [{"step": 50, "score": score / 2}, {"step": 150, "score": score}],
                "teacher": {"dir": str(teacher_dir), "metrics": {"dev": {"accuracy": 0.99}}},
@@ -583,3 +586,13 @@ def test_readme_names_only_functions_that_exist():
     assert len(named) > 10
     for module, name in named:
         assert hasattr(importlib.import_module(module), name), f"README names {module}.py:{name}"
+
+
+def test_claims_read_every_accuracy_in_points_whatever_the_task_kind():
+    """A language model's accuracy (HellaSwag acc, token accuracy) is judged in points as a classifier's
+    is, against margins in points; perplexity as it is."""
+    rows = [{"kind": "language-modeling", "seed": 0, "score": 0.31, "metrics": {"dev": {"acc": 0.31, "acc_norm": 0.3}}},
+            {"kind": "language-modeling", "seed": 1, "score": 0.42, "metrics": {"dev": {"token_accuracy": 0.42}}},
+            {"kind": "language-modeling", "seed": 2, "score": 61.5, "metrics": {"dev": {"perplexity": 61.5}}}]
+    assert report.per_seed({"kind": "language-modeling"}, rows) == {0: pytest.approx(31), 1: pytest.approx(42), 2: 61.5}
+    assert [report.metric_name(r) for r in rows] == ["accuracy", "token accuracy", "perplexity (lower is better)"]
