@@ -64,8 +64,9 @@ def parse_args(argv=None, description=None):
       "(default: runs/teachers/<task>-<base>); an existing one is reused, whatever its settings")
     a("--teacher-seed", type=int, default=0, help="seed of teacher fine-tuning (shared by all student seeds)")
     a("--task-vocab", default="auto", choices=("auto", "no"),
-      help="auto: for offline tasks on the packaged MiniLM, keep only the task's word pieces "
-      "(same tokenisation, much faster steps; see data.task_vocabulary)")
+      help="auto: for offline tasks on the packaged MiniLM or SmolLM2, keep only the tokens the task uses "
+      "(same tokenisation, much faster steps; a language model's probabilities are over those tokens; see "
+      "data.task_vocabulary, data.bpe_task_vocabulary)")
     a("--teacher-epochs", type=float, default=3.0, help="teacher fine-tuning epochs (authors: 3)")
     a("--teacher-lr", type=float, help="teacher learning rate (default 2e-5, the authors' 2e-5 or 5e-5; "
       "1e-3 for a scratch-* teacher, trained from scratch)")

@@ -824,11 +824,52 @@ def task_vocabulary(tokenizer, task):
     small tokenizer and the kept original ids.
     """
     from transformers import BertTokenizer
-    texts = [text for split in [task["train"], *task["dev"].values()] for row in split
-             for key, text in row.items() if key in ("text", "text_pair", "source", "target") and text]
-    kept = sorted({i for ids in tokenizer(texts)["input_ids"] for i in ids} | set(tokenizer.all_special_ids))
+    kept = sorted({i for ids in tokenizer(task_texts(task))["input_ids"] for i in ids} | set(tokenizer.all_special_ids))
     pieces = tokenizer.convert_ids_to_tokens(kept)
     return BertTokenizer(vocab={piece: i for i, piece in enumerate(pieces)}, do_lower_case=True), kept
+
+
+def task_texts(task):
+    """Every text of a task's training and dev rows."""
+    return [text for split in [task["train"], *task["dev"].values()] for row in split
+            for key, text in row.items() if key in ("text", "text_pair", "source", "target") and text]
+
+
+def bpe_task_vocabulary(tokenizer, task):
+    """task_vocabulary for a byte-level BPE tokenizer (SmolLM2's 49,152 tokens; bible-lm uses about a
+    fifth): the tokens the task's text uses, every pair of tokens a merge joins into one of them (so
+    that each word merges as before), the single-byte symbols and the special tokens, renumbered in
+    their original order, with the merges among them in theirs. The task's text is checked to
+    tokenise exactly as before. Returns the small tokenizer and the kept original ids."""
+    import tokenizers
+    from transformers import PreTrainedTokenizerFast
+    texts = task_texts(task)
+    before = tokenizer(texts)["input_ids"]
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    vocab, merges = spec["model"]["vocab"], [m.split(" ") if isinstance(m, str) else m for m in spec["model"]["merges"]]
+    made_by = {}
+    for left, right in merges:
+        made_by.setdefault(left + right, []).append((left, right))
+    names = {i: token for token, i in vocab.items()}
+    todo = [names[i] for ids in before for i in ids] + [t for t in vocab if len(t) == 1]
+    todo += [names[i] for i in tokenizer.all_special_ids]
+    kept_tokens = set()
+    while todo:
+        token = todo.pop()
+        if token not in kept_tokens:
+            kept_tokens.add(token)
+            todo += [part for pair in made_by.get(token, []) for part in pair]
+    kept = sorted(vocab[t] for t in kept_tokens)
+    new_id = {old: new for new, old in enumerate(kept)}
+    spec["model"]["vocab"] = {names[i]: new_id[i] for i in kept}
+    spec["model"]["merges"] = [[a, b] for a, b in merges if {a, b, a + b} <= kept_tokens]
+    spec["added_tokens"] = [{**t, "id": new_id[t["id"]]} for t in spec["added_tokens"] if t["id"] in new_id]
+    small = PreTrainedTokenizerFast(tokenizer_object=tokenizers.Tokenizer.from_str(json.dumps(spec)),
+                                    **{name: getattr(tokenizer, name) for name in ("bos_token", "eos_token", "pad_token",
+                                                                                    "unk_token") if getattr(tokenizer, name)})
+    if [[kept[i] for i in ids] for ids in small(texts)["input_ids"]] != before:
+        raise RuntimeError("the task vocabulary does not tokenise the task's text as before; run with --task-vocab no")
+    return small, kept
 
 
 def pad(sequences, value):

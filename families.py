@@ -434,12 +434,13 @@ def pretrained_model(base, task_kind, num_labels=None):
 
 def pretrained_for_task(base, task, task_vocab="auto"):
     """pretrained_model with the task's head and label names, and its tokenizer. Offline tasks on the
-    packaged MiniLM tokenizer keep only the task's word pieces (--task-vocab auto: a speed trick,
-    same tokenisation)."""
+    packaged MiniLM or SmolLM2 tokenizers keep only the tokens the task uses (--task-vocab auto: a
+    speed trick, same tokenisation; a language model's probabilities are then over those tokens)."""
     import data
     model, tokenizer = pretrained_model(base, task["kind"], task.get("num_labels"))
-    if task_vocab == "auto" and base in MINILM_TOKENIZER and task["offline"]:
-        tokenizer, kept_ids = data.task_vocabulary(tokenizer, task)
+    shrink = {**dict.fromkeys(MINILM_TOKENIZER, data.task_vocabulary), "smollm2": data.bpe_task_vocabulary}.get(base)
+    if task_vocab == "auto" and shrink and task["offline"]:
+        tokenizer, kept_ids = shrink(tokenizer, task)
         model = shrink_vocabulary(model, kept_ids)
     if task.get("label_names"):
         model.config.id2label = dict(enumerate(task["label_names"]))

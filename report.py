@@ -63,7 +63,7 @@ METRIC_SCALE = {"accuracy": 100, "f1": 100, "acc": 100, "acc_norm": 100, "exact_
 # The settings the tables read, lifted to the top of each run so that runs.json (which leaves the
 # other settings out) keeps them. A run or committed row without one has distill.py's default.
 KEPT_SETTINGS = ("lr", "hold_encoder_steps", "n_dev", "projections", "objective", "copy_from", "supplementary",
-                 "consistency")
+                 "consistency", "a_kl")
 
 
 @functools.cache
@@ -894,6 +894,10 @@ def report(t):
     projections = sorted({r["projections"] for r in runs if r["table"] == "width"})
     lines += section_ablation(with_borrowed, "width", f"Table 4, student width (random init, {'/'.join(projections)} "
                               "projections)", "width", lambda r: r["student_width"])
+    lines += section_ablation(runs, "copied-blocks", "Copied teacher blocks (copy init)", "copied blocks",
+                              lambda r: r["copy_from"], base="language-modeling")
+    lines += section_ablation(runs, "no-teacher", "Without a teacher (no matching)", "loss",
+                              lambda r: "CE alone" if r["a_kl"] == 0 else "CE + KL", base="language-modeling")
     lines += section_learning_rate(runs, borrowed_runs(t))
     lines += section_related(runs)
     lines += section_claims(t, runs)

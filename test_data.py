@@ -144,6 +144,36 @@ def test_task_vocabulary_reads_pairs_and_lm_text(tokenizer):
         assert [kept[i] for i in small(word)["input_ids"]] == tokenizer(word)["input_ids"]
 
 
+def byte_level_bpe(corpus, size=400):
+    """A small byte-level BPE tokenizer (SmolLM2's kind: GPT-2's byte alphabet and merges) trained here."""
+    import tokenizers
+    from transformers import PreTrainedTokenizerFast
+    bpe = tokenizers.Tokenizer(tokenizers.models.BPE())
+    bpe.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = tokenizers.decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, tokenizers.trainers.BpeTrainer(
+        vocab_size=size, special_tokens=["<|endoftext|>", "<|im_end|>"],
+        initial_alphabet=tokenizers.pre_tokenizers.ByteLevel.alphabet()))
+    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|im_end|>")
+
+
+def test_a_bpe_task_vocabulary_tokenises_the_task_as_before_with_fewer_tokens():
+    """The used tokens and the pieces their merges join are kept: every text of the task gets the same
+    tokens (renumbered), while text the task never shows may split differently."""
+    verses = list(data.bible(data.WEB).values())[:3000]
+    tokenizer = byte_level_bpe(verses)
+    task = {"train": [{"text": "In the beginning God created the heavens"}],
+            "dev": {"dev": [{"text": "and the earth. Jesus wept."}]}}
+    small, kept = data.bpe_task_vocabulary(tokenizer, task)
+    assert 256 < len(small) == len(kept) < len(tokenizer)  # the byte symbols stay: any text still tokenises
+    for text in data.task_texts(task):
+        assert [kept[i] for i in small(text)["input_ids"]] == tokenizer(text)["input_ids"]
+        assert small.decode(small(text)["input_ids"]) == text
+    assert small.pad_token_id == kept.index(tokenizer.pad_token_id)
+    unseen = "Zyzzyva quokkas"
+    assert small.decode(small(unseen)["input_ids"]) == unseen
+
+
 def test_a_dart_triple_set_reads_as_the_authors_linearise_it():
     """dart/utils.py: 'subject : relation : object', the relation lower-cased, triples joined by ' | '."""
     assert data.dart_source([["Mars Hill College", "JOINED", "1973"], ["Mars Hill College", "LOCATION", "Mars Hill"]]) \

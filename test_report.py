@@ -596,3 +596,23 @@ def test_claims_read_every_accuracy_in_points_whatever_the_task_kind():
             {"kind": "language-modeling", "seed": 2, "score": 61.5, "metrics": {"dev": {"perplexity": 61.5}}}]
     assert report.per_seed({"kind": "language-modeling"}, rows) == {0: pytest.approx(31), 1: pytest.approx(42), 2: 61.5}
     assert [report.metric_name(r) for r in rows] == ["accuracy", "token accuracy", "perplexity (lower is better)"]
+
+
+def test_the_copied_blocks_axis_and_the_ce_alone_baseline_stand_beside_the_main_grids_rows(project):
+    """smollm2's second axis: each copied-block choice with and without matching, the main grid's
+    evenly spaced copies as the 'forward' rows; and CE alone beside the main grid's no-matching rows."""
+    for seed in (0, 1, 2):
+        for strategy, perplexity in (("none", 30.0), ("forward", 28.0)):
+            write_run(project, "language-modeling", f"bible-lm/copy-{strategy}-seed{seed}", "copy", strategy, seed,
+                      perplexity + seed / 10, kind="language-modeling", table_name="smollm2")
+            write_run(project, "copied-blocks", f"lower/copy-{strategy}-seed{seed}", "copy", strategy, seed,
+                      perplexity + 5, kind="language-modeling", table_name="smollm2", copy_from="lower")
+        write_run(project, "no-teacher", f"ce-alone/copy-none-seed{seed}", "copy", "none", seed, 33.0,
+                  kind="language-modeling", table_name="smollm2", a_kl=0.0)
+    run_report("smollm2")
+    tables = (project / "results" / "smollm2" / "tables.md").read_text()
+    assert "| copied blocks | init | strategy | dev perplexity (lower is better) | per seed (0, 1, 2) |" in tables
+    assert "| forward | copy | forward | 28.1 ± 0.1 | 28.0 / 28.1 / 28.2 | - |" in tables  # the main grid's rows
+    assert "| lower | copy | none | 35.0 ± 0.0 | 35.0 / 35.0 / 35.0 | 2.0 ± 0.0 |" in tables
+    assert "| CE + KL | copy | none | 30.1 ± 0.1 | 30.0 / 30.1 / 30.2 | - |" in tables
+    assert "| CE alone | copy | none | 33.0 ± 0.0 | 33.0 / 33.0 / 33.0 | - |" in tables
