@@ -420,25 +420,11 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
         print(f"{desc}: resumed at step {resume['step']} from {checkpoint['directory']}/checkpoint", flush=True)
     progress = tqdm(total=total_steps, initial=start - 1, desc=desc, dynamic_ncols=True,
                     disable=not processes.is_main() or None)
-    accumulation = stage["accumulation"]  # --grad-accumulation: batches per optimiser step
     for step in range(start, total_steps + 1):
         for group in groups:
             active = [run for run in group["runs"] if not run.failed]
-            for _ in range(accumulation):  # each batch's loss / N: the mean gradient over the N batches
-                batch = data.to_device(next(group["batches"]), device)
-                teacher_outputs = None
-                if teacher is not None and active:
-                    # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
-                    # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
-                    with torch.no_grad(), autocast(device, settings.bf16):
-                        ramp = related.consistency_ramp(step - 1, stage["steps_per_epoch"], total_steps)
-                        teacher_outputs = teacher_pass(teacher, batch, active, loss, group["mixing_rng"], ramp)
-                for run in active:
-                    with random_stream(run, device), autocast(device, settings.bf16):
-                        total, parts = student_loss(run, batch, teacher_outputs, loss)
-                    (total / accumulation).backward()
-                    for name, value in parts.items():  # summed as tensors: no sync with the device per step
-                        run.loss_sums[name] = run.loss_sums.get(name, 0.0) + value.detach() / accumulation
+            ramp = related.consistency_ramp(step - 1, stage["steps_per_epoch"], total_steps)
+            backward(active, group, teacher, loss, stage["accumulation"], ramp, settings.bf16, device)
             for run in active:
                 if step <= stage["hold_encoder_steps"]:
                     hold_encoder(run.model)
@@ -471,6 +457,25 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
             sys.exit(f"stopped by a signal at step {step}: run the same command again to resume from "
                      f"{checkpoint['directory']}/checkpoint")
     progress.close()
+
+
+def backward(runs, group, teacher, loss, accumulation, ramp, bf16, device):
+    """The gradients of one optimiser step: `accumulation` batches of the group's stream (--grad-accumulation),
+    each student's loss on each divided by their number (their mean); one teacher pass per batch."""
+    for _ in range(accumulation):
+        batch = data.to_device(next(group["batches"]), device)
+        teacher_outputs = None
+        if teacher is not None and runs:
+            # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
+            # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
+            with torch.no_grad(), autocast(device, bf16):
+                teacher_outputs = teacher_pass(teacher, batch, runs, loss, group["mixing_rng"], ramp)
+        for run in runs:
+            with random_stream(run, device), autocast(device, bf16):
+                total, parts = student_loss(run, batch, teacher_outputs, loss)
+            (total / accumulation).backward()
+            for name, value in parts.items():  # summed as tensors: no sync with the device per step
+                run.loss_sums[name] = run.loss_sums.get(name, 0.0) + value.detach() / accumulation
 
 
 def log_window(runs, step, window, progress):
