@@ -614,7 +614,7 @@ def distill(args, names):
                "wall_time_s": round(time.time() - started, 1), "lockstep_students": len(runs),
                "processes": processes.world_size(), "teacher": {"dir": str(teacher_dir), **teacher_scores},
                "teacher_width": next(iter(families.stack_widths(teacher.config).values())),
-               "hid_reduction": settings.hid_reduction}
+               "hid_reduction": settings.hid_reduction, "hid_norm": settings.hid_norm}
     if processes.is_main():  # rank 0 writes the results
         for run in runs:
             if not run.failed:

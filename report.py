@@ -434,15 +434,19 @@ def paper_table(runs, task, name):
 
 
 def schedule(runs):
-    """'200 steps', or each init's steps and learning rate where the inits differ in steps (and
-    how long a random-init encoder was held, distill.hold_encoder)."""
-    steps = {r["init"]: r["steps"] for r in runs}
+    """'200 steps', or each init's steps and learning rate where the inits differ in steps or rate (and
+    how long a random-init encoder was held, distill.hold_encoder; how the hidden states were
+    normalised, where that differs between the inits)."""
+    steps, lrs = {r["init"]: r["steps"] for r in runs}, {r["init"]: r["lr"] for r in runs}
     holds = {r["init"]: r.get("hold_encoder_steps") for r in runs}
-    if len(set(steps.values())) == 1 and not any(holds.values()):
+    # runs written before metrics.json kept hid_norm used their kind's default (cli.resolve_settings)
+    norms = {r["init"]: r.get("hid_norm") or ("l2" if r["kind"] == "language-modeling" else "none") for r in runs}
+    norms_differ = len(set(norms.values())) > 1
+    if len(set(steps.values())) == 1 and len(set(lrs.values())) == 1 and not any(holds.values()) and not norms_differ:
         return f"{runs[0]['steps']} steps"
-    lrs = {r["init"]: r["lr"] for r in runs}
     return "; ".join(f"{init} init {steps[init]} steps at lr {lr_text(lrs[init])}"
                      + (f", encoder held for the first {holds[init]}" if holds[init] else "")
+                     + (f", hidden states normalised: {norms[init]}" if norms_differ else "")
                      for init in ("random", "copy") if init in steps)
 
 

@@ -21,7 +21,7 @@ def write_run(root, table, name, init, strategy, seed, score, kind="classificati
                "teacher": {"dir": str(teacher_dir), "metrics": {"dev": {"accuracy": 0.99}}},
                "settings": extra}
     metrics.update({key: extra.pop(key) for key in ("student_layers", "student_width", "pairs", "steps", "stage1_steps", "history",
-                                              "best_step")
+                                              "best_step", "hid_norm")
                     if key in extra})
     (directory / "metrics.json").write_text(json.dumps(metrics))
 
@@ -616,3 +616,13 @@ def test_the_copied_blocks_axis_and_the_ce_alone_baseline_stand_beside_the_main_
     assert "| lower | copy | none | 35.0 ± 0.0 | 35.0 / 35.0 / 35.0 | 2.0 ± 0.0 |" in tables
     assert "| CE + KL | copy | none | 30.1 ± 0.1 | 30.0 / 30.1 / 30.2 | - |" in tables
     assert "| CE alone | copy | none | 33.0 ± 0.0 | 33.0 / 33.0 / 33.0 | - |" in tables
+
+
+def test_the_heading_names_each_inits_rate_and_normalisation_where_they_differ(project):
+    """mpnet: both inits train 300 steps, at their own rates, random init on standardised hidden states."""
+    for init, lr, norm in (("random", 2.5e-4, "layernorm"), ("copy", 1e-4, "none")):
+        write_run(project, "classification", f"t/{init}-forward-seed0", init, "forward", 0, 0.7, lr=lr, hid_norm=norm)
+    run_report("offline")
+    tables = (project / "results" / "offline" / "tables.md").read_text()
+    assert ("(random init 150 steps at lr 2.5e-4, hidden states normalised: layernorm; copy init 150 steps at lr "
+            "1e-4, hidden states normalised: none;") in tables
