@@ -445,8 +445,9 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
             progress.set_postfix(dev=scores)
             if progress.disable:  # no bar (output not a terminal, e.g. run_all.log): one line per evaluation
                 print(f"{desc}: step {step}/{total_steps}, dev {scores}", flush=True)
-        # a signal is acted on at the next log step: under torchrun one collective per window, not per step
-        stop = checkpoint and logs and processes.any_process(checkpoints.STOP["signal"] is not None)
+        # a signal is acted on after this step; under torchrun at the next log step (one collective per window)
+        alone = processes.world_size() == 1
+        stop = checkpoint and (logs or alone) and processes.any_process(checkpoints.STOP["signal"] is not None)
         if checkpoint and (step in eval_steps or stop):
             if processes.is_main():
                 job_state = {"mixing_states": [group["mixing_rng"].getstate() for group in groups], "logged": logged}

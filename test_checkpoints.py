@@ -57,7 +57,7 @@ def uninterrupted(tiny_teacher_dir, tmp_path_factory):
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_job_resumes_to_the_same_metrics_and_weights(tiny_teacher_dir, tmp_path, uninterrupted, how):
     """SIGKILL: a node failure, resumed from the last evaluation's checkpoint. SIGTERM: pre-emption, the job
-    writes a checkpoint at its next log step and exits."""
+    writes a checkpoint after its current step (under torchrun, at its next log step) and exits."""
     out = tmp_path / "out"
     process = start(job(tiny_teacher_dir, out))
     wait_for_checkpoint(process, out)
