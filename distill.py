@@ -64,6 +64,14 @@ def get_teacher(task, settings, encoded):
     teacher, tokenizer = families.load_model(directory, task["kind"]), tf.AutoTokenizer.from_pretrained(directory)
     families.check_label_order(teacher.config, task.get("label_names"))
     saved = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").exists() else {}
+    if not settings.teacher:  # a --teacher-dir is reused as it is: say so when this command asks for another
+        asked = {"base": settings.teacher_base, "lr": settings.teacher_lr, "seed": settings.teacher_seed,
+                 "steps": cli.schedule(settings, len(task["train"]), "teacher")["steps"]}
+        other = [f"{key} {saved[key]:g} (this command: {value:g})" if key != "base" else f"base {saved[key]} "
+                 f"(this command: {value})" for key, value in asked.items() if key in saved and saved[key] != value]
+        if other:
+            print(f"note: the teacher in {directory} was fine-tuned with {', '.join(other)}; it is reused as it "
+                  f"is (give another --teacher-dir to fine-tune one with this command's settings)")
     dev_rows = {split: len(rows) for split, rows in task["dev"].items()}
     # its score must come from the dev rows its students see (--n-dev cuts them); older files lack dev_rows
     if "metrics" in saved and saved.get("dev_rows", None if settings.n_dev else dev_rows) == dev_rows:

@@ -378,6 +378,22 @@ def test_a_classifier_that_has_not_learnt_is_flagged_in_its_log_line_and_metrics
     assert "note: the student trains 1 step (1.00 epochs) at --lr 1e-05, the authors' rate for 10 epochs" in out
 
 
+def test_a_reused_teacher_made_with_other_settings_is_named(tiny_teacher_dir, tmp_path, capsys):
+    """A --teacher-dir is reused as it is; when this command asks another rate (or base, seed, steps), it says so."""
+    teacher = tmp_path / "teacher"
+    shutil.copytree(tiny_teacher_dir, teacher)
+    (teacher / "metrics.json").write_text(json.dumps({"metrics": {"dev": {"accuracy": 0.5}}, "base": "minilm",
+                                                      "lr": 5e-5, "seed": 0, "steps": 3}))
+    notes = []
+    for lr in ("5e-5", "1e-4"):
+        run_cli("--teacher-dir", teacher, "--teacher-base", "minilm", "--teacher-lr", lr, "--teacher-max-steps", 3,
+                "--n-train", 64, "--student-layers", 2, "--max-steps", 1, "--max-length", 32, "--out", tmp_path / lr)
+        notes.append([line for line in capsys.readouterr().out.splitlines() if line.startswith("note: the teacher")])
+    assert notes[0] == [] and notes[1] == [f"note: the teacher in {teacher} was fine-tuned with lr 5e-05 (this "
+                                           "command: 0.0001); it is reused as it is (give another --teacher-dir to "
+                                           "fine-tune one with this command's settings)"]
+
+
 def test_the_defaults_learn_a_small_real_data_set_of_your_own(tmp_path):
     """The words of the Moral Foundations Dictionary 2.0, virtue or vice (data.moral_words: a real set no
     offline task uses), as a user's CSV files, 512 training rows, the packaged MiniLM teacher and every
