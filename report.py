@@ -806,7 +806,8 @@ def paper_evidence(claim):
 
 def scale_text(runs):
     tasks = sorted({r["task"] for r in runs})
-    return f"{', '.join(tasks)}; {schedule(runs)}; {len({r['seed'] for r in runs})} seeds"
+    seeds = len({r['seed'] for r in runs})
+    return f"{', '.join(tasks)}; {schedule(runs)}; {seeds} seed{'s' * (seeds != 1)}"
 
 
 def claims_at_a_glance():
