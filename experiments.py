@@ -323,7 +323,8 @@ def smollm2():
     copied (forward: evenly spaced; lower: 1-6; upper: 25-30), with forward matching and without, so
     that which layers are copied and which are matched are told apart. The recipe is NOT settled:
     the students' learning rates and length below await a measured learning curve
-    (results/smollm2/NOTES.md), and the times are estimates from a 10-step probe."""
+    (results/smollm2/NOTES.md); the times come from a 10-step probe (about 10 s a lockstep step
+    of five students)."""
     claims = grid_claims(INITS, 1.5, "perplexity points", evidence=(
         "Qwen3-8B -> 9 blocks, copy init, forward minus none: HellaSwag +2.7, CoQA +1.7",
         "Qwen3-8B -> 9 blocks, copy init, largest distance from forward: HellaSwag 2.9, CoQA 2.3"))
@@ -629,9 +630,10 @@ def flag(argv, name):
 # path where two teachers share a task), alone at two threads on 2 cores: rt-sentiment 400 steps in
 # about 280 s, bible-paraphrase 400 in 690 s (longer pairs), kjv-bbe 2000 in 2256 s; bible-lm's
 # scratch Llama 1200 in about 240 s; the 12-layer MPNet on rt-sentiment 150 steps in about 570 s with
-# its unpacking, loading and evaluations.
+# its unpacking, loading and evaluations; SmolLM2 on bible-lm about 3.5 s a step (20 in 107 s with
+# its loading, an evaluation and the save; results/smollm2/NOTES.md), 4.5 with evaluations.
 TEACHER_STEP_MS = {"rt-sentiment": 700, "bible-paraphrase": 1725, "kjv-bbe": 1128, "bible-lm": 200,
-                   "runs/mpnet/teachers/rt-sentiment": 3800, "runs/smollm2/teachers/bible-lm": 7000}
+                   "runs/mpnet/teachers/rt-sentiment": 3800, "runs/smollm2/teachers/bible-lm": 4500}
 
 
 def teacher_ready(argv):
