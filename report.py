@@ -406,7 +406,7 @@ def paper_table(runs, task, name):
                       paper_number(task, p, m, "teacher", "-") if p else None, m, p is not None)
              for s, m, p in columns]
     lines.append("| teacher | - | " + " | ".join(cells) + " | - |")
-    scale = METRIC_SCALE[data.TASKS[task]["metrics"][0]]  # the score's metric
+    scale = score_scale(runs[0])
     verdicts = []
     for init in ("random", "copy"):
         for strategy in STRATEGIES:

@@ -84,11 +84,17 @@ def multi_bleu(predictions, references, files=3):
                                  smooth_method="none", force=True).score
 
 
+def next_token_logits(model, batch):
+    """Each position's logits for the next token, and that token's id (the labels shifted; -100 where
+    nothing is scored)."""
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
+    return logits, batch["labels"][:, 1:]
+
+
 def next_token_losses(model, batch):
     """Each row's summed NLL of its scored next tokens (labels != -100 after the shift), and their count."""
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1].float()
-    labels = batch["labels"][:, 1:]
-    nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels, ignore_index=-100, reduction="none")
+    logits, labels = next_token_logits(model, batch)
+    nll = torch.nn.functional.cross_entropy(logits.float().transpose(1, 2), labels, ignore_index=-100, reduction="none")
     return nll.sum(1), (labels != -100).sum(1)
 
 
@@ -109,9 +115,7 @@ def token_accuracy(model, rows, tokenizer, batch_size):
     mean_token_accuracy (TRL's, a mean over evaluation batches; --select-by token-accuracy)."""
     correct, total = 0, 0
     for batch in data.batches([row.get("gold", row) for row in rows], batch_size, tokenizer.pad_token_id, order="length"):
-        batch = data.to_device(batch, model.device)
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits[:, :-1]
-        labels = batch["labels"][:, 1:]
+        logits, labels = next_token_logits(model, data.to_device(batch, model.device))
         scored = labels != -100
         correct += ((logits.argmax(-1) == labels) & scored).sum().item()
         total += scored.sum().item()
