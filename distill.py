@@ -65,10 +65,11 @@ def get_teacher(task, settings, encoded):
     families.check_label_order(teacher.config, task.get("label_names"))
     saved = json.loads((directory / "metrics.json").read_text()) if (directory / "metrics.json").exists() else {}
     if not settings.teacher:  # a --teacher-dir is reused as it is: say so when this command asks for another
-        asked = {"base": settings.teacher_base, "lr": settings.teacher_lr, "seed": settings.teacher_seed,
-                 "steps": cli.schedule(settings, len(task["train"]), "teacher")["steps"]}
-        other = [f"{key} {saved[key]:g} (this command: {value:g})" if key != "base" else f"base {saved[key]} "
-                 f"(this command: {value})" for key, value in asked.items() if key in saved and saved[key] != value]
+        # (files written before a setting was recorded are compared on the settings they hold)
+        asked = teacher_recipe(settings, len(encoded(tokenizer, settings.teacher_max_target_length)["train"]))
+        shown = lambda value: f"{value:g}" if isinstance(value, float) else str(value)
+        other = [f"{key.replace('_', ' ')} {shown(saved[key])} (this command: {shown(value)})"
+                 for key, value in asked.items() if key in saved and saved[key] != value]
         if other:
             print(f"note: the teacher in {directory} was fine-tuned with {', '.join(other)}; it is reused as it "
                   f"is (give another --teacher-dir to fine-tune one with this command's settings)")
@@ -79,6 +80,20 @@ def get_teacher(task, settings, encoded):
     dev = encoded(tokenizer, settings.teacher_max_target_length)["dev"]
     metrics, *_, warning = evaluate(teacher, dev, task, tokenizer, settings, "teacher")
     return teacher, tokenizer, {"metrics": metrics, "warning": warning}, directory
+
+
+def teacher_recipe(settings, n_train):
+    """What a fine-tuned teacher depends on, as its metrics.json keeps it: a reused --teacher-dir is
+    compared on these (get_teacher). Its dev rows are not among them: a teacher is re-scored on the
+    dev rows its students see."""
+    stage = cli.schedule(settings, n_train, "teacher")
+    recipe = {"base": settings.teacher_base, "lr": stage["lr"], "seed": settings.teacher_seed, "steps": stage["steps"],
+              "batch_size": stage["batch_size"], "accumulation": stage["accumulation"],
+              "optimizer": stage["optimizer"], "warmup_steps": stage["warmup_steps"],
+              **{key: getattr(settings, key) for key in ("max_length", "teacher_max_target_length", "task_vocab",
+                                                         "train_file", "n_train", "weight_decay", "teacher_lora",
+                                                         "select_by", "coqa_train_rows")}}
+    return json.loads(json.dumps(recipe, default=str))  # as read back from the file (paths as text)
 
 
 def fine_tune_teacher(task, settings, encoded, directory):
@@ -107,12 +122,11 @@ def fine_tune_teacher(task, settings, encoded, directory):
         teacher.load_state_dict(run.best.state)
         teacher = families.plain_model(teacher)
         families.save_model(teacher, tokenizer, directory)
-        write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher", "base": settings.teacher_base,
+        write_json(directory / "metrics.json", {"task": task["name"], "role": "teacher",
+                                                **teacher_recipe(settings, len(rows["train"])),
                                                 "metrics": run.best.metrics, "warning": run.best.warning,
-                                                "steps": stage["steps"],
                                                 "best_step": run.best.step, "history": run.history,
                                                 "dev_rows": {split: len(r) for split, r in rows["dev"].items()},
-                                                "lr": settings.teacher_lr, "seed": settings.teacher_seed,
                                                 "wall_time_s": round(time.time() - started, 1)})
         if not settings.keep_checkpoints:
             checkpoints.remove(directory)

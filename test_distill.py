@@ -394,6 +394,25 @@ def test_a_reused_teacher_made_with_other_settings_is_named(tiny_teacher_dir, tm
                                            "fine-tune one with this command's settings)"]
 
 
+def test_a_teacher_fine_tuned_here_is_compared_on_its_whole_recipe(tmp_path, capsys):
+    """A teacher fine-tuned by one command records what it depends on (length, batch, rows, ...); a later
+    command asking another length or batch size is told, one asking the same is not."""
+    teacher = tmp_path / "teacher"
+    common = ("--teacher-dir", teacher, "--teacher-base", "minilm", "--teacher-max-steps", 1, "--n-train", 64,
+              "--n-dev", 32, "--student-layers", 2, "--max-steps", 1)
+    run_cli(*common, "--max-length", 32, "--batch-size", 8, "--out", tmp_path / "first")
+    capsys.readouterr()
+    saved = json.loads((teacher / "metrics.json").read_text())
+    assert (saved["max_length"], saved["batch_size"], saved["n_train"], saved["steps"]) == (32, 8, 64, 1)
+    notes = []
+    for name, shape in (("same", (32, 8)), ("other", (24, 16))):
+        run_cli(*common, "--max-length", shape[0], "--batch-size", shape[1], "--out", tmp_path / name)
+        notes.append([line for line in capsys.readouterr().out.splitlines() if line.startswith("note: the teacher")])
+    assert notes[0] == [] and notes[1] == [f"note: the teacher in {teacher} was fine-tuned with batch size 8 (this "
+                                           "command: 16), max length 32 (this command: 24); it is reused as it is "
+                                           "(give another --teacher-dir to fine-tune one with this command's settings)"]
+
+
 def test_the_defaults_learn_a_small_real_data_set_of_your_own(tmp_path):
     """The words of the Moral Foundations Dictionary 2.0, virtue or vice (data.moral_words: a real set no
     offline task uses), as a user's CSV files, 512 training rows, the packaged MiniLM teacher and every
