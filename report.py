@@ -805,9 +805,15 @@ def paper_evidence(claim):
 
 
 def scale_text(runs):
+    """Tasks, schedule and seeds of a table's runs; the seeds per init where a table is part-way."""
     tasks = sorted({r["task"] for r in runs})
-    seeds = len({r['seed'] for r in runs})
-    return f"{', '.join(tasks)}; {schedule(runs)}; {seeds} seed{'s' * (seeds != 1)}"
+    per_init = {init: len({r["seed"] for r in runs if r["init"] == init}) for init in sorted({r["init"] for r in runs})}
+    if len(set(per_init.values())) > 1:
+        seeds = ", ".join(f"{init} init {n} seed{'s' * (n != 1)}" for init, n in per_init.items())
+    else:
+        n = len({r["seed"] for r in runs})
+        seeds = f"{n} seed{'s' * (n != 1)}"
+    return f"{', '.join(tasks)}; {schedule(runs)}; {seeds}"
 
 
 def claims_at_a_glance():

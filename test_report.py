@@ -153,6 +153,14 @@ def test_a_paired_difference_is_judged_by_a_95_percent_t_test_not_twice_its_stan
     assert not report.distinguishable([1 + 39 ** 0.5 / 2.03] * 20 + [1 - 39 ** 0.5 / 2.03] * 20)
 
 
+def test_a_part_way_table_gives_the_seeds_of_each_init_where_they_differ():
+    def row(init, seed):
+        return {"init": init, "seed": seed, "task": "rt-sentiment", "steps": 300, "lr": 1e-4, "kind": "classification"}
+    part_way = [row("copy", s) for s in range(4)] + [row("random", s) for s in range(3)]
+    assert report.scale_text(part_way).endswith("; copy init 4 seeds, random init 3 seeds")
+    assert report.scale_text(part_way[:3] + part_way[4:]) == "rt-sentiment; 300 steps; 3 seeds"
+
+
 def test_two_seeds_are_shown_but_not_judged(project):
     for seed, (forward, last) in enumerate(((0.70, 0.75), (0.72, 0.76))):
         for strategy, score in (("forward", forward), ("last", last)):
