@@ -400,8 +400,8 @@ def mpnet():
     answered one class (1e-4 to 5e-4, 300-400 steps). Standardised, every strategy leaves the
     majority class by step 300 at 2.5e-4 and is near flat from 400 to 500, so they train 400 steps.
     About 5.5 s a lockstep step of five students: a seed of both inits is over the hour, so the
-    table runs an init of a seed per call. Five seeds: with three, copy init's intervals for random and
-    all-to-one matching crossed the 3-point margin (undecided). Five wheels of about 94 MB, installed
+    table runs an init of a seed per call. Five seeds: with three, an interval of each init crossed the
+    3-point margin (copy init's random matching, random init's reverse): undecided. Five wheels of about 94 MB, installed
     when this table runs."""
     teacher = ["--task", "rt-sentiment", "--teacher-base", "mpnet", "--teacher-dir", "runs/mpnet/teachers/rt-sentiment",
                "--teacher-lr", "5e-5", "--teacher-max-steps", "150", "--teacher-eval-every-epochs", "0.3"]
@@ -637,9 +637,10 @@ def flag(argv, name):
 # about 280 s, bible-paraphrase 400 in 690 s (longer pairs), kjv-bbe 2000 in 2256 s; bible-lm's
 # scratch Llama 1200 in about 240 s; the 12-layer MPNet on rt-sentiment 150 steps in about 570 s with
 # its unpacking, loading and evaluations; SmolLM2 on bible-lm about 3.5 s a step (20 in 107 s with
-# its loading, an evaluation and the save; results/smollm2/NOTES.md), 4.5 with evaluations.
+# its loading, an evaluation and the save); the table's 200 steps with four evaluations took 24
+# minutes, about 7.2 s a step (results/smollm2/NOTES.md).
 TEACHER_STEP_MS = {"rt-sentiment": 700, "bible-paraphrase": 1725, "kjv-bbe": 1128, "bible-lm": 200,
-                   "runs/mpnet/teachers/rt-sentiment": 3800, "runs/smollm2/teachers/bible-lm": 4500}
+                   "runs/mpnet/teachers/rt-sentiment": 3800, "runs/smollm2/teachers/bible-lm": 7200}
 
 
 def teacher_ready(argv):
