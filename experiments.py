@@ -4,6 +4,7 @@
     python experiments.py offline                         # run the jobs, the angles, then report.py
     python experiments.py pairs --init random --seeds 0   # part of a table (the rest joins from results/)
     python experiments.py offline --seeds 2 --strategies random   # some strategies' students only
+    python experiments.py smollm2 --seeds 0 --grids no-teacher/ce-alone   # some grids (runs/<table>/ folders)
     python experiments.py all                             # every table sized for 2 CPU cores, in turn
 
 A table (`Table`) is a teacher, the students' flags per init, a grid (strategies x seeds, and an
@@ -312,8 +313,8 @@ table(Table(  # decoder-only students (the paper's LLM section, scaled down to 2
 # tokenisation), so perplexities are over those tokens. Passages are cut at 64 tokens.
 SMOLLM2_TEACHER = ["--task", "bible-lm", "--teacher-base", "smollm2", "--teacher-dir", "runs/smollm2/teachers/bible-lm",
                    "--teacher-lr", "5e-5", "--teacher-max-steps", "200", "--teacher-eval-every-epochs", "0.1"]
-SMOLLM2_SHAPE = ["--student-layers", "6", "--max-length", "64", "--batch-size", "16", "--warmup-steps", "30",
-                 "--max-steps", "300", "--eval-every", "100"]
+SMOLLM2_SHAPE = ["--student-layers", "6", "--max-length", "64", "--batch-size", "16", "--lr", "1e-3",
+                 "--warmup-steps", "30", "--max-steps", "300", "--eval-every", "100"]
 
 
 def smollm2():
@@ -321,11 +322,14 @@ def smollm2():
     with two baselines: the teacher's own perplexity, and same-size students trained on CE alone
     (--a-kl 0, no matching: no teacher at all). A second axis on copy init: which teacher blocks are
     copied (forward: evenly spaced; lower: 1-6; upper: 25-30), with forward matching and without, so
-    that which layers are copied and which are matched are told apart. The recipe is NOT settled:
-    the students' learning rates and length below await a measured learning curve
-    (results/smollm2/NOTES.md); the times come from a 10-step probe (about 10 s a lockstep step
-    of five students)."""
-    claims = grid_claims(INITS, 1.5, "perplexity points", evidence=(
+    that which layers are copied and which are matched are told apart. The recipe comes from
+    learning curves of none and forward to step 300 (results/smollm2/NOTES.md): at 1e-3 both inits
+    were still falling about 4 points per 50 steps (copy 94-95, random 116-123); copy init at 3e-4
+    stayed above random init at 1e-3, so both inits train at 1e-3. A step of three students in
+    lockstep takes about 7 s with the evaluations, so a seed of one init's five strategies is about
+    an hour (run_all.sh splits it). The margin: 5 perplexity points, about 5% of the students'
+    perplexity (94-123 in the curves), as the lm table's 3 points are 5% of its teacher's 60."""
+    claims = grid_claims(INITS, 5, "perplexity points", evidence=(
         "Qwen3-8B -> 9 blocks, copy init, forward minus none: HellaSwag +2.7, CoQA +1.7",
         "Qwen3-8B -> 9 blocks, copy init, largest distance from forward: HellaSwag 2.9, CoQA 2.3"))
     claims += [Claim("Copying the lower teacher blocks beats the upper ones", WANG,
@@ -340,11 +344,12 @@ def smollm2():
                      a={"out": "language-modeling/bible-lm", "init": init, "strategy": "none"},
                      b={"out": "no-teacher/ce-alone", "init": init}, label=f"{init} init") for init in INITS]
     return Table(name="smollm2", title="Decoder-only students of SmolLM2-135M: bible-lm", teacher=SMOLLM2_TEACHER,
-                 students={"copy": SMOLLM2_SHAPE + ["--lr", "1e-4"], "random": SMOLLM2_SHAPE + ["--lr", "1e-3"]},
-                 grids=[Grid("language-modeling/bible-lm", seconds=3000),
-                        *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1300, "none,forward",
-                               students={"copy": SMOLLM2_SHAPE + ["--lr", "1e-4"]}) for blocks in ("lower", "upper")],
-                        Grid("no-teacher/ce-alone", ["--a-kl", "0"], 700, "none")],
+                 students={"copy": SMOLLM2_SHAPE, "random": SMOLLM2_SHAPE},
+                 grids=[Grid("language-modeling/bible-lm", seconds=3600),
+                        *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1500, "none,forward",
+                               students={"copy": SMOLLM2_SHAPE}) for blocks in ("lower", "upper")],
+                        Grid("no-teacher/ce-alone", ["--a-kl", "0"], 1500, "none",
+                             students={"copy,random": SMOLLM2_SHAPE})],
                  requirements="requirements-smollm2.txt", claims=claims)
 
 
@@ -596,14 +601,16 @@ class Job:
     argv: list  # distill.py's arguments
 
 
-def jobs(t, seeds=None, init=None, strategies=None):
-    """The distill.py jobs of table t, or of its seeds / its one init / some of its strategies; seed
-    by seed, so that a stopped call has every grid's first seed."""
+def jobs(t, seeds=None, init=None, strategies=None, grids=None):
+    """The distill.py jobs of table t, or of its seeds / its one init / some of its strategies / some
+    of its grids (by out); seed by seed, so that a stopped call has every grid's first seed."""
     seeds = [s for s in t.seeds if seeds is None or s in seeds]
     groups = [seeds] if t.seeds_in_lockstep else [[s] for s in seeds]
     result = []
     for group in groups:
         for grid in t.grids:
+            if grids and grid.out not in grids:
+                continue
             for planned, student in (grid.students or t.students).items():
                 if init is not None and init not in planned.split(","):
                     continue
@@ -622,7 +629,8 @@ def jobs(t, seeds=None, init=None, strategies=None):
                 argv = (["--out", out] + (grid.teacher if grid.teacher is not None else t.teacher)
                         + ["--init", inits] + student + grid.flags
                         + ["--strategy", ",".join(chosen), "--seed", ",".join(map(str, group))])
-                result.append(Job(out, seconds * len(chosen) // len(every), argv))
+                share = len(chosen) * len(inits.split(",")), len(every) * len(planned.split(","))
+                result.append(Job(out, seconds * share[0] // share[1], argv))
     return result
 
 
@@ -663,38 +671,76 @@ def estimate(job_list, fine_tuned=None, fresh=False):
     return total
 
 
-def how_to_split(t, seeds=None, init=None, strategies=None):
+def how_to_split(t, seeds=None, init=None, strategies=None, grids=None):
     """On 2 cores, a call estimated over the hour: how to run it in calls of under an hour each, in
     order (the first fine-tunes the teacher); each keeps what the others finished and report.py
-    joins them. Whole seeds where a seed fits the hour, else one init of a seed per call."""
-    if t.gpu or estimate(jobs(t, seeds, init, strategies)) <= HOUR:
+    joins them. Whole seeds where a seed fits the hour, else one init of a seed per call, else one
+    grid per call (a seed's grids of one init packed while under the hour), a grid's job over the
+    hour in the fewest parts by strategy (a part stopped half-way resumes before the next one starts)."""
+    if t.gpu or estimate(jobs(t, seeds, init, strategies, grids)) <= HOUR:
         return None
-    fine_tuned = set()
-    by_seed = [([s], init, estimate(jobs(t, [s], init, strategies), fine_tuned)) for s in seeds or t.seeds]
-    if max(seconds for *_, seconds in by_seed) <= HOUR:
-        calls = [by_seed[0]]
-        for part in by_seed[1:]:  # pack whole seeds while the call stays under the hour
-            if calls[-1][2] + part[2] <= HOUR:
-                calls[-1] = (calls[-1][0] + part[0], init, calls[-1][2] + part[2])
-            else:
-                calls.append(part)
-    else:
+    seeds, mine, fine_tuned = seeds or t.seeds, dict(init=init, grids=grids, strategies=strategies), set()
+    calls = pack([dict(mine, seeds=[s], seconds=estimate(jobs(t, [s], init, strategies, grids), fine_tuned))
+                  for s in seeds], "seeds")
+    if max(call["seconds"] for call in calls) > HOUR:
         fine_tuned = set()
-        calls = [([s], i, estimate(jobs(t, [s], i, strategies), fine_tuned))
-                 for s in seeds or t.seeds for i in ((init,) if init else INITS)]
-        calls = [call for call in calls if call[2]]
-        if max(seconds for *_, seconds in calls) > HOUR:
-            return "over the hour on 2 cores, even a seed of one init: let it run (a stopped call resumes)"
-    flags = [f"--seeds {','.join(map(str, part))}" + (f" --init {i}" if i else "") for part, i, _ in calls]
+        calls = [dict(mine, seeds=[s], init=i, seconds=estimate(jobs(t, [s], i, strategies, grids), fine_tuned))
+                 for s in seeds for i in ((init,) if init else INITS)]
+        calls = [call for call in calls if call["seconds"]]
+    if max(call["seconds"] for call in calls) > HOUR:
+        calls = pack(grid_calls(t, seeds, init, strategies, grids), "grids")
+    if max(call["seconds"] for call in calls) > HOUR:
+        return "over the hour on 2 cores, even one strategy of a grid: let it run (a stopped call resumes)"
+    flags = [call_flags(call) for call in calls]
     return ("over the hour on 2 cores: run it in calls of under an hour, in this order: "
-            + ", ".join(f"{f} ({seconds // 60} min)" for f, (*_, seconds) in zip(flags, calls))
+            + ", ".join(f"{f} ({call['seconds'] // 60} min)" for f, call in zip(flags, calls))
             + f"; e.g. bash run_all.sh {t.name} {flags[0]}")
 
 
-def summary(t, job_list, seeds, init, strategies):
+def pack(calls, key):
+    """Consecutive calls that differ only in `key` (their seeds, or their grids) joined while under the hour."""
+    packed = calls[:1]
+    for call in calls[1:]:
+        last, others = packed[-1], [k for k in call if k not in (key, "seconds")]
+        if all(last[k] == call[k] for k in others) and last["seconds"] + call["seconds"] <= HOUR:
+            packed[-1] = dict(last, **{key: last[key] + call[key]}, seconds=last["seconds"] + call["seconds"])
+        else:
+            packed.append(call)
+    return packed
+
+
+def grid_calls(t, seeds, init, strategies, grids):
+    """One call per job of each seed and grid (its init's: one, or both where the grid trains both
+    in one job), a job over the hour in the fewest parts by strategy that fit, the smaller first."""
+    calls, fine_tuned = [], set()
+    for s in seeds:
+        for grid in t.grids:
+            for job in jobs(t, [s], init, strategies, [grid.out]) if not grids or grid.out in grids else []:
+                inits, chosen = flag(job.argv, "--init"), flag(job.argv, "--strategy").split(",")
+                teacher = estimate([job], fine_tuned) - job.seconds  # the first part fine-tunes it
+                n = 1
+                while n < len(chosen) and teacher + job.seconds * -(-len(chosen) // n) // len(chosen) > HOUR:
+                    n += 1
+                sizes = [len(chosen) // n] * (n - len(chosen) % n) + [len(chosen) // n + 1] * (len(chosen) % n)
+                for index, size in enumerate(sizes):
+                    part = chosen[sum(sizes[:index]):sum(sizes[:index]) + size]
+                    calls.append(dict(seeds=[s], init=inits if "," not in inits else init, grids=[grid.out],
+                                      strategies=part if n > 1 else strategies,
+                                      seconds=job.seconds * size // len(chosen) + (teacher if index == 0 else 0)))
+    return calls
+
+
+def call_flags(call):
+    """The run_all.sh options of one call."""
+    words = [f"--seeds {','.join(map(str, call['seeds']))}"] + ([f"--init {call['init']}"] if call["init"] else [])
+    words += [f"--grids {','.join(call['grids'])}"] if call["grids"] else []
+    return " ".join(words + ([f"--strategies {','.join(call['strategies'])}"] if call["strategies"] else []))
+
+
+def summary(t, job_list, seeds, init, strategies, grids):
     """'TABLE: N jobs, estimated M minutes on 2 CPU cores', and on a second line how to split a call over the hour."""
     where = "of GPU time" if t.gpu else "on 2 CPU cores"
-    split = how_to_split(t, seeds, init, strategies)
+    split = how_to_split(t, seeds, init, strategies, grids)
     return (f"{t.name}: {len(job_list)} jobs, estimated {estimate(job_list) // 60} minutes {where}"
             + (f"\n   {split}" if split else ""))
 
@@ -789,9 +835,9 @@ def visible_gpus():
     return listed.stdout.split() if listed.returncode == 0 else []
 
 
-def run_table(t, seeds, init, strategies):
-    job_list = jobs(t, seeds, init, strategies)
-    print(f"== {summary(t, job_list, seeds, init, strategies)} (finished runs are skipped)")
+def run_table(t, seeds, init, strategies, grids):
+    job_list = jobs(t, seeds, init, strategies, grids)
+    print(f"== {summary(t, job_list, seeds, init, strategies, grids)} (finished runs are skipped)")
     if t.requirements:
         install(t.requirements)
     results = Path("results", t.name)
@@ -816,10 +862,13 @@ def parse_args(argv=None):
     parser.add_argument("--seeds", help="comma-separated seeds, a subset of the table's (default: all of them)")
     parser.add_argument("--init", choices=INITS, help="one init's students only")
     parser.add_argument("--strategies", help="comma-separated strategies, a subset of the table's (default: all)")
+    parser.add_argument("--grids", help="comma-separated grids (their runs/<table>/ folders), a subset of the table's")
     parser.add_argument("--check", action="store_true", help="check the arguments and exit (run_all.sh, before set-up)")
     args = parser.parse_args(argv)
     if args.strategies is not None:
         args.strategies = args.strategies.split(",")
+    if args.grids is not None:
+        args.grids = args.grids.split(",")
     if args.seeds is not None:
         try:
             args.seeds = [int(s) for s in args.seeds.split(",")]
@@ -839,15 +888,19 @@ def main(argv=None):
         if args.strategies and not set(args.strategies) <= known:
             sys.exit(f"error: table {name} trains strategies {', '.join(sorted(known))}, not "
                      f"{', '.join(sorted(set(args.strategies) - known))}; choose among them")
+        outs = [grid.out for grid in t.grids]
+        if args.grids and not set(args.grids) <= set(outs):
+            sys.exit(f"error: table {name} has grids {', '.join(outs)}, not "
+                     f"{', '.join(sorted(set(args.grids) - set(outs)))}; choose among them")
         if args.check:
             continue
         if args.plan:
-            job_list = jobs(t, args.seeds, args.init, args.strategies)
+            job_list = jobs(t, args.seeds, args.init, args.strategies, args.grids)
             for job in job_list:
                 print(command_line(job))
-            print(f"# {summary(t, job_list, args.seeds, args.init, args.strategies)}", file=sys.stderr)
+            print(f"# {summary(t, job_list, args.seeds, args.init, args.strategies, args.grids)}", file=sys.stderr)
             continue
-        run_table(t, args.seeds, args.init, args.strategies)
+        run_table(t, args.seeds, args.init, args.strategies, args.grids)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Reproduce a table:                  bash run_all.sh [TABLE] [--seeds 0,1] [--init copy|random]
+#                                     [--strategies none,forward] [--grids GRID,...]
 # Print its jobs, run nothing:        bash run_all.sh [TABLE] --plan
 # Run the tests:                      bash run_all.sh test
 #

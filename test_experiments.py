@@ -88,6 +88,8 @@ def test_the_estimate_counts_a_teacher_not_yet_fine_tuned_once(monkeypatch):
     assert experiments.estimate(crild) == 2960 + 400 * 700 // 1000
     monkeypatch.setattr(experiments, "teacher_ready", lambda argv: True)
     assert experiments.estimate(crild) == 2960
+    # a job that trains both inits (lm: 740 s a seed) costs half as much for one of them
+    assert experiments.estimate(experiments.jobs(experiments.TABLES["lm"], [0], "copy")) == 370
 
 
 def test_a_call_over_the_hour_says_how_to_split_it_in_calls_under_the_hour(monkeypatch):
@@ -103,6 +105,32 @@ def test_a_call_over_the_hour_says_how_to_split_it_in_calls_under_the_hour(monke
     assert experiments.how_to_split(experiments.TABLES["paper"]) is None  # GPU time: no split
 
 
+def test_a_seed_of_one_init_over_the_hour_is_split_by_grid_then_by_strategy(monkeypatch):
+    """SmolLM2: a seed of copy init (five students, two grids of copied blocks) and the teacher's 24
+    minutes are hours of work: one grid per call, the first one's strategies in parts that each fit
+    the hour with the teacher in the first; the two copied-blocks grids packed while they fit."""
+    monkeypatch.setattr(experiments, "teacher_ready", lambda argv: False)
+    advice = experiments.how_to_split(experiments.TABLES["smollm2"], seeds=[0])
+    calls = [(part.split(" (")[0], int(part.split(" (")[1].split(" min")[0]))
+             for part in advice.split("in this order: ")[1].split("; e.g.")[0].split(", --")]
+    flags = [f if f.startswith("--") else "--" + f for f, _ in calls]
+    assert all(minutes <= 60 for _, minutes in calls)
+    main = [f for f in flags if "--init copy --grids language-modeling/bible-lm --strategies" in f]
+    assert len(main) == 2 and sorted(",".join(f.split("--strategies ")[1] for f in main).split(",")) == \
+        sorted(experiments.ALL.split(","))
+    assert "--seeds 0 --grids no-teacher/ce-alone" in flags  # both inits in one job: no --init
+    assert flags[0] == main[0] and advice.endswith(f"bash run_all.sh smollm2 {main[0]}")
+    # every call of the advice, run in turn, trains exactly the seed's jobs
+    parsed = [experiments.parse_args(["smollm2", *f.split()]) for f in flags]
+    students = sorted((flag, s) for a in parsed for job in experiments.jobs(
+        experiments.TABLES["smollm2"], a.seeds, a.init, a.strategies, a.grids)
+        for flag in [job.out + " " + experiments.flag(job.argv, "--init")]
+        for s in experiments.flag(job.argv, "--strategy").split(","))
+    assert students == sorted((job.out + " " + experiments.flag(job.argv, "--init"), s)
+                              for job in experiments.jobs(experiments.TABLES["smollm2"], [0])
+                              for s in experiments.flag(job.argv, "--strategy").split(","))
+
+
 def test_plan_creates_nothing_and_defaults_to_offline(tmp_path):
     result = run_all(tmp_path, "--plan")
     assert result.returncode == 0 and result.stdout.startswith("python distill.py --out runs/offline/")
@@ -114,6 +142,7 @@ def test_plan_creates_nothing_and_defaults_to_offline(tmp_path):
                                            (["paper", "--bogus"], "unrecognized arguments: --bogus"),
                                            (["offline", "--seeds", "7"], "table offline has seeds [0, 1, 2, 3, 4], not [7]"),
                                            (["offline", "--seeds", "a"], "give comma-separated integers"),
+                                           (["smollm2", "--grids", "bogus"], "not bogus; choose among them"),
                                            (["test", "--plan"], "the tests have none")])
 def test_bad_arguments_are_refused_before_the_set_up_and_exit_2(tmp_path, argv, message):
     result = run_all(tmp_path, *argv)
