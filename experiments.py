@@ -325,10 +325,10 @@ def smollm2():
     that which layers are copied and which are matched are told apart. The recipe comes from
     learning curves of none and forward to step 300 (results/smollm2/NOTES.md): at 1e-3 both inits
     were still falling about 4 points per 50 steps (copy 94-95, random 116-123); copy init at 3e-4
-    stayed above random init at 1e-3, so both inits train at 1e-3. A step of three students in
-    lockstep takes about 7 s with the evaluations, so a seed of one init's five strategies is about
-    an hour (run_all.sh splits it). The margin: 5 perplexity points, about 5% of the students'
-    perplexity (94-123 in the curves), as the lm table's 3 points are 5% of its teacher's 60."""
+    stayed above random init at 1e-3, so both inits train at 1e-3. Three students in lockstep took
+    35 minutes (about 7 s a step with the evaluations), so a seed of one init's five is about an
+    hour: run in two calls (2 + 3 strategies). The margin: 5 perplexity points, about 5% of the
+    students' perplexity (94-123 in the curves), as the lm table's 3 points are 5% of its teacher's 60."""
     claims = grid_claims(INITS, 5, "perplexity points", evidence=(
         "Qwen3-8B -> 9 blocks, copy init, forward minus none: HellaSwag +2.7, CoQA +1.7",
         "Qwen3-8B -> 9 blocks, copy init, largest distance from forward: HellaSwag 2.9, CoQA 2.3"))
@@ -345,7 +345,7 @@ def smollm2():
                      b={"out": "no-teacher/ce-alone", "init": init}, label=f"{init} init") for init in INITS]
     return Table(name="smollm2", title="Decoder-only students of SmolLM2-135M: bible-lm", teacher=SMOLLM2_TEACHER,
                  students={"copy": SMOLLM2_SHAPE, "random": SMOLLM2_SHAPE},
-                 grids=[Grid("language-modeling/bible-lm", seconds=3600),
+                 grids=[Grid("language-modeling/bible-lm", seconds=3700),
                         *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1500, "none,forward",
                                students={"copy": SMOLLM2_SHAPE}) for blocks in ("lower", "upper")],
                         Grid("no-teacher/ce-alone", ["--a-kl", "0"], 1500, "none",
@@ -719,15 +719,19 @@ def grid_calls(t, seeds, init, strategies, grids):
                 inits, chosen = flag(job.argv, "--init"), flag(job.argv, "--strategy").split(",")
                 teacher = estimate([job], fine_tuned) - job.seconds  # the first part fine-tunes it
                 n = 1
-                while n < len(chosen) and teacher + job.seconds * -(-len(chosen) // n) // len(chosen) > HOUR:
+                while n < len(chosen) and teacher + job.seconds * len(in_parts(chosen, n)[-1]) / len(chosen) > HOUR:
                     n += 1
-                sizes = [len(chosen) // n] * (n - len(chosen) % n) + [len(chosen) // n + 1] * (len(chosen) % n)
-                for index, size in enumerate(sizes):
-                    part = chosen[sum(sizes[:index]):sum(sizes[:index]) + size]
+                for index, part in enumerate(in_parts(chosen, n)):
                     calls.append(dict(seeds=[s], init=inits if "," not in inits else init, grids=[grid.out],
                                       strategies=part if n > 1 else strategies,
-                                      seconds=job.seconds * size // len(chosen) + (teacher if index == 0 else 0)))
+                                      seconds=job.seconds * len(part) // len(chosen) + (teacher if index == 0 else 0)))
     return calls
+
+
+def in_parts(items, n):
+    """items in n consecutive parts, the smaller first: 5 strategies in 2 parts are 2, then 3."""
+    sizes = [len(items) // n] * (n - len(items) % n) + [len(items) // n + 1] * (len(items) % n)
+    return [items[sum(sizes[:i]):sum(sizes[:i + 1])] for i in range(n)]
 
 
 def call_flags(call):
