@@ -719,13 +719,18 @@ def grid_calls(t, seeds, init, strategies, grids):
                 inits, chosen = flag(job.argv, "--init"), flag(job.argv, "--strategy").split(",")
                 teacher = estimate([job], fine_tuned) - job.seconds  # the first part fine-tunes it
                 n = 1
-                while n < len(chosen) and teacher + job.seconds * len(in_parts(chosen, n)[-1]) / len(chosen) > HOUR:
+                while n < len(chosen) and max(part_seconds(job, chosen, n, teacher)) > HOUR:
                     n += 1
-                for index, part in enumerate(in_parts(chosen, n)):
+                for part, seconds in zip(in_parts(chosen, n), part_seconds(job, chosen, n, teacher)):
                     calls.append(dict(seeds=[s], init=inits if "," not in inits else init, grids=[grid.out],
-                                      strategies=part if n > 1 else strategies,
-                                      seconds=job.seconds * len(part) // len(chosen) + (teacher if index == 0 else 0)))
+                                      strategies=part if n > 1 else strategies, seconds=seconds))
     return calls
+
+
+def part_seconds(job, chosen, n, teacher):
+    """The seconds of each of a job's n parts by strategy, the teacher's fine-tuning in the first."""
+    return [job.seconds * len(part) // len(chosen) + (teacher if index == 0 else 0)
+            for index, part in enumerate(in_parts(chosen, n))]
 
 
 def in_parts(items, n):
