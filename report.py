@@ -754,7 +754,8 @@ def judge(claim, runs):
 HOW_JUDGED = ("How a claim is judged, on per-seed paired differences (same seed, so the same data order): "
               "'above' claims by a two-sided 95% paired t-test (with 3 seeds, a mean more than 4.3 standard "
               "errors from zero); 'within' claims by the 95% confidence interval of each difference, which must "
-              "lie inside the margin (equivalence). 'undecided' is neither: not evidence of no difference.")
+              "lie inside the margin (equivalence). 'undecided' is neither: not evidence of no difference. A difference "
+              "is signed so that positive means the claim's first side scores better (for perplexity: lower).")
 
 
 def section_claims(t, runs):
