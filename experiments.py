@@ -329,9 +329,10 @@ def smollm2():
     35 minutes (about 7 s a step with the evaluations), so a seed of one init's five is about an
     hour: run in two calls (2 + 3 strategies). The margin: 5 perplexity points, about 5% of the
     students' perplexity (94-123 in the curves), as the lm table's 3 points are 5% of its teacher's 60."""
-    claims = grid_claims(INITS, 5, "perplexity points", evidence=(
+    claims = narrowed(grid_claims(INITS, 5, "perplexity points", evidence=(
         "Qwen3-8B -> 9 blocks, copy init, forward minus none: HellaSwag +2.7, CoQA +1.7",
-        "Qwen3-8B -> 9 blocks, copy init, largest distance from forward: HellaSwag 2.9, CoQA 2.3"))
+        "Qwen3-8B -> 9 blocks, copy init, largest distance from forward: HellaSwag 2.9, CoQA 2.3")),
+        out="language-modeling/bible-lm")
     claims += [Claim("Copying the lower teacher blocks beats the upper ones", WANG,
                      "BERT-base -> 3 layers, QNLI: up to +17.8 accuracy for vanilla KD and hidden-state transfer",
                      a={"out": "copied-blocks/lower", "strategy": s}, b={"out": "copied-blocks/upper", "strategy": s},

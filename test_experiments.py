@@ -154,6 +154,19 @@ def test_all_is_every_table_sized_for_2_cpu_cores():
     assert set(experiments.OFFLINE) == {name for name, t in experiments.TABLES.items() if not t.gpu} - {"quick"}
 
 
+def test_a_claim_of_a_table_with_several_grids_says_which_grid_it_judges():
+    """Unnarrowed, a selector such as {init: copy, strategy: forward} averages a seed's runs over every
+    grid (smollm2's copied-blocks students joined its strategy claims before this test)."""
+    for t in experiments.TABLES.values():
+        outs = {grid.out.split("/{")[0] for grid in t.grids}
+        if len(outs) < 2:
+            continue
+        for claim in t.claims:
+            selectors = (claim.a if isinstance(claim.a, list) else [claim.a]) + [claim.b]
+            for selector in [part for s in selectors for part in s.get("gap", [s])]:
+                assert "out" in selector or "task" in selector, (t.name, claim.label, selector)
+
+
 def test_every_claim_names_runs_its_table_trains():
     """A claim's selectors match planned students (an 'out' names one of the table's grids)."""
     for t in experiments.TABLES.values():
