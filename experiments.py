@@ -677,8 +677,8 @@ def how_to_split(t, seeds=None, init=None, strategies=None, grids=None):
     order (the first fine-tunes the teacher); each keeps what the others finished and report.py
     joins them. Whole seeds where a seed fits the hour, else one init of a seed per call, else one
     grid per call (a seed's grids of one init packed while under the hour), a grid's job over the
-    hour in the fewest parts by strategy (the parts share a checkpoint folder: a stopped part is
-    refused a start of the next until it is run again and finishes)."""
+    hour in the fewest parts by strategy (the parts share a checkpoint folder: while a stopped part's
+    checkpoint is there, distill.py refuses the next part and says so; run the stopped one again)."""
     if t.gpu or estimate(jobs(t, seeds, init, strategies, grids)) <= HOUR:
         return None
     seeds, mine, fine_tuned = seeds or t.seeds, dict(init=init, grids=grids, strategies=strategies), set()
