@@ -345,6 +345,7 @@ def smollm2():
                      a={"out": "language-modeling/bible-lm", "init": init, "strategy": "none"},
                      b={"out": "no-teacher/ce-alone", "init": init}, label=f"{init} init") for init in INITS]
     return Table(name="smollm2", title="Decoder-only students of SmolLM2-135M: bible-lm", teacher=SMOLLM2_TEACHER,
+                 # one job per init (not "copy,random": ten students in one job would be two hours)
                  students={"copy": SMOLLM2_SHAPE, "random": SMOLLM2_SHAPE},
                  grids=[Grid("language-modeling/bible-lm", seconds=3700),
                         *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1500, "none,forward",
@@ -716,22 +717,22 @@ def grid_calls(t, seeds, init, strategies, grids):
     in one job), a job over the hour in the fewest parts by strategy that fit, the smaller first."""
     calls, fine_tuned = [], set()
     for s in seeds:
-        for grid in t.grids:
-            for job in jobs(t, [s], init, strategies, [grid.out]) if not grids or grid.out in grids else []:
+        for out in [grid.out for grid in t.grids if not grids or grid.out in grids]:
+            for job in jobs(t, [s], init, strategies, [out]):
                 inits, chosen = flag(job.argv, "--init"), flag(job.argv, "--strategy").split(",")
                 teacher = estimate([job], fine_tuned) - job.seconds  # the first part fine-tunes it
                 n = 1
-                while n < len(chosen) and max(part_seconds(job, chosen, n, teacher)) > HOUR:
+                while n < len(chosen) and max(seconds for _, seconds in timed_parts(job, chosen, n, teacher)) > HOUR:
                     n += 1
-                for part, seconds in zip(in_parts(chosen, n), part_seconds(job, chosen, n, teacher)):
-                    calls.append(dict(seeds=[s], init=inits if "," not in inits else init, grids=[grid.out],
+                for part, seconds in timed_parts(job, chosen, n, teacher):
+                    calls.append(dict(seeds=[s], init=inits if "," not in inits else init, grids=[out],
                                       strategies=part if n > 1 else strategies, seconds=seconds))
     return calls
 
 
-def part_seconds(job, chosen, n, teacher):
-    """The seconds of each of a job's n parts by strategy, the teacher's fine-tuning in the first."""
-    return [job.seconds * len(part) // len(chosen) + (teacher if index == 0 else 0)
+def timed_parts(job, chosen, n, teacher):
+    """A job's strategies in n parts, each with its seconds (the teacher's fine-tuning in the first)."""
+    return [(part, job.seconds * len(part) // len(chosen) + (teacher if index == 0 else 0))
             for index, part in enumerate(in_parts(chosen, n))]
 
 
