@@ -658,13 +658,27 @@ def teacher_ready(argv):
     return directory is None or (HERE / directory / "metrics.json").exists()
 
 
-def estimate(job_list, fine_tuned=None, fresh=False):
+def students(job):
+    """The run directories of a job's students: distill.py writes a single student into --out itself,
+    several each into --out/<init>-<strategy>-seed<seed> (cli.run_names)."""
+    combos = [(i, s, seed) for i in flag(job.argv, "--init").split(",") for s in flag(job.argv, "--strategy").split(",")
+              for seed in flag(job.argv, "--seed").split(",")]
+    return [job.out] if len(combos) == 1 else [f"{job.out}/{i}-{s}-seed{seed}" for i, s, seed in combos]
+
+
+def finished(directory):
+    return (HERE / directory / "metrics.json").exists()
+
+
+def estimate(job_list, fine_tuned=None, fresh=False, left=False):
     """Seconds: the jobs' estimates plus each teacher not fine-tuned yet, once (fine_tuned: the
-    teacher directories an earlier call will have fine-tuned; updated. fresh: as on a fresh clone)."""
+    teacher directories an earlier call will have fine-tuned; updated. fresh: as on a fresh clone.
+    left: only the students not finished yet, each its share of its job)."""
     fine_tuned = set() if fine_tuned is None else fine_tuned
     total = 0
     for job in job_list:
-        total += job.seconds
+        runs = students(job)
+        total += job.seconds * sum(not finished(run) for run in runs) // len(runs) if left else job.seconds
         directory = flag(job.argv, "--teacher-dir")
         if (fresh or not teacher_ready(job.argv)) and directory not in fine_tuned:
             fine_tuned.add(directory)
@@ -679,7 +693,8 @@ def how_to_split(t, seeds=None, init=None, strategies=None, grids=None):
     joins them. Whole seeds where a seed fits the hour, else one init of a seed per call, else one
     grid per call (a seed's grids of one init packed while under the hour), a grid's job over the
     hour in the fewest parts by strategy (the parts share a checkpoint folder: while a stopped part's
-    checkpoint is there, distill.py refuses the next part and says so; run the stopped one again)."""
+    checkpoint is there, distill.py refuses the next part and says so; run the stopped one again).
+    A call whose students all finished is marked done; the advice ends with the next one to run."""
     if t.gpu or estimate(jobs(t, seeds, init, strategies, grids)) <= HOUR:
         return None
     seeds, mine, fine_tuned = seeds or t.seeds, dict(init=init, grids=grids, strategies=strategies), set()
@@ -695,9 +710,13 @@ def how_to_split(t, seeds=None, init=None, strategies=None, grids=None):
     if max(call["seconds"] for call in calls) > HOUR:
         return "over the hour on 2 cores, even one strategy of a grid: let it run (a stopped call resumes)"
     flags = [call_flags(call) for call in calls]
+    done = [all(finished(run) for job in jobs(t, c["seeds"], c["init"], c["strategies"], c["grids"])
+                for run in students(job)) for c in calls]
+    todo = [f for f, d in zip(flags, done) if not d]
     return ("over the hour on 2 cores: run it in calls of under an hour, in this order: "
-            + ", ".join(f"{f} ({call['seconds'] // 60} min)" for f, call in zip(flags, calls))
-            + f"; e.g. bash run_all.sh {t.name} {flags[0]}")
+            + ", ".join(f"{f} ({'done' if d else str(call['seconds'] // 60) + ' min'})"
+                        for f, call, d in zip(flags, calls, done))
+            + (f"; next: bash run_all.sh {t.name} {todo[0]}" if todo else "; every call done"))
 
 
 def pack(calls, key):
@@ -753,7 +772,9 @@ def summary(t, job_list, seeds, init, strategies, grids):
     """'TABLE: N jobs, estimated M minutes on 2 CPU cores', and on a second line how to split a call over the hour."""
     where = "of GPU time" if t.gpu else "on 2 CPU cores"
     split = how_to_split(t, seeds, init, strategies, grids)
-    return (f"{t.name}: {len(job_list)} jobs, estimated {estimate(job_list) // 60} minutes {where}"
+    total, left = estimate(job_list) // 60, estimate(job_list, left=True) // 60
+    return (f"{t.name}: {len(job_list)} jobs, estimated {total} minutes {where}"
+            + (f", {left} of them left (finished students are skipped)" if left < total else "")
             + (f"\n   {split}" if split else ""))
 
 
@@ -849,7 +870,7 @@ def visible_gpus():
 
 def run_table(t, seeds, init, strategies, grids):
     job_list = jobs(t, seeds, init, strategies, grids)
-    print(f"== {summary(t, job_list, seeds, init, strategies, grids)} (finished runs are skipped)")
+    print(f"== {summary(t, job_list, seeds, init, strategies, grids)}")
     if t.requirements:
         install(t.requirements)
     results = Path("results", t.name)

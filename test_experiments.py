@@ -94,6 +94,7 @@ def test_the_estimate_counts_a_teacher_not_yet_fine_tuned_once(monkeypatch):
 
 def test_a_call_over_the_hour_says_how_to_split_it_in_calls_under_the_hour(monkeypatch):
     monkeypatch.setattr(experiments, "teacher_ready", lambda argv: False)
+    monkeypatch.setattr(experiments, "finished", lambda directory: False)  # as on a fresh clone
     advice = experiments.how_to_split(experiments.TABLES["generation"])
     # a seed of both inits is over the hour: one init of a seed per call; the first fine-tunes the kjv-bbe
     # teacher (2000 steps of 1.128 s) before its copy-init students: 55 min
@@ -110,6 +111,7 @@ def test_a_seed_of_one_init_over_the_hour_is_split_by_grid_then_by_strategy(monk
     minutes are hours of work: one grid per call, the first one's strategies in parts that each fit
     the hour with the teacher in the first; the two copied-blocks grids packed while they fit."""
     monkeypatch.setattr(experiments, "teacher_ready", lambda argv: False)
+    monkeypatch.setattr(experiments, "finished", lambda directory: False)
     advice = experiments.how_to_split(experiments.TABLES["smollm2"], seeds=[0])
     calls = [(part.split(" (")[0], int(part.split(" (")[1].split(" min")[0]))
              for part in advice.split("in this order: ")[1].split("; e.g.")[0].split(", --")]
@@ -129,6 +131,27 @@ def test_a_seed_of_one_init_over_the_hour_is_split_by_grid_then_by_strategy(monk
     assert students == sorted((job.out + " " + experiments.flag(job.argv, "--init"), s)
                               for job in experiments.jobs(experiments.TABLES["smollm2"], [0])
                               for s in experiments.flag(job.argv, "--strategy").split(","))
+
+
+def test_the_advice_marks_finished_calls_and_the_estimate_counts_what_is_left(monkeypatch):
+    """A table of many calls spans sessions: the advice says which calls are done and which is next,
+    and the summary what is left (a job's students each its share of the job's seconds)."""
+    monkeypatch.setattr(experiments, "teacher_ready", lambda argv: True)
+    t = experiments.TABLES["smollm2"]
+    done = {f"runs/smollm2/language-modeling/bible-lm/copy-{s}-seed0" for s in ("none", "forward")}
+    monkeypatch.setattr(experiments, "finished", lambda directory: directory in done)
+    advice = experiments.how_to_split(t, seeds=[0])
+    assert "--strategies none,forward (done), --seeds 0 --init copy --grids language-modeling/bible-lm " \
+           "--strategies reverse,all-to-one,random (37 min)" in advice
+    assert advice.endswith("next: bash run_all.sh smollm2 --seeds 0 --init copy --grids "
+                           "language-modeling/bible-lm --strategies reverse,all-to-one,random")
+    seed0 = experiments.jobs(t, [0])
+    main = next(job for job in seed0 if "copy" == experiments.flag(job.argv, "--init") and "bible-lm" in job.out)
+    assert experiments.estimate(seed0, left=True) == experiments.estimate(seed0) - main.seconds * 2 // 5
+    assert "left" in experiments.summary(t, seed0, [0], None, None, None)
+    done |= {run for job in seed0 for run in experiments.students(job)}
+    assert experiments.how_to_split(t, seeds=[0]).endswith("; every call done")
+    assert experiments.estimate(seed0, left=True) == 0
 
 
 def test_plan_creates_nothing_and_defaults_to_offline(tmp_path):
