@@ -655,7 +655,7 @@ TEACHER_STEP_MS = {"rt-sentiment": 700, "bible-paraphrase": 1725, "kjv-bbe": 112
 
 def teacher_ready(argv):
     directory = flag(argv, "--teacher-dir")
-    return directory is None or (HERE / directory / "metrics.json").exists()
+    return directory is None or finished(directory)
 
 
 def students(job):
