@@ -670,6 +670,12 @@ def finished(directory):
     return (HERE / directory / "metrics.json").exists()
 
 
+def seconds_left(job):
+    """A job's seconds less its finished students' shares."""
+    runs = students(job)
+    return job.seconds * sum(not finished(run) for run in runs) // len(runs)
+
+
 def estimate(job_list, fine_tuned=None, fresh=False, left=False):
     """Seconds: the jobs' estimates plus each teacher not fine-tuned yet, once (fine_tuned: the
     teacher directories an earlier call will have fine-tuned; updated. fresh: as on a fresh clone.
@@ -677,8 +683,7 @@ def estimate(job_list, fine_tuned=None, fresh=False, left=False):
     fine_tuned = set() if fine_tuned is None else fine_tuned
     total = 0
     for job in job_list:
-        runs = students(job)
-        total += job.seconds * sum(not finished(run) for run in runs) // len(runs) if left else job.seconds
+        total += seconds_left(job) if left else job.seconds
         directory = flag(job.argv, "--teacher-dir")
         if (fresh or not teacher_ready(job.argv)) and directory not in fine_tuned:
             fine_tuned.add(directory)

@@ -114,7 +114,7 @@ def test_a_seed_of_one_init_over_the_hour_is_split_by_grid_then_by_strategy(monk
     monkeypatch.setattr(experiments, "finished", lambda directory: False)
     advice = experiments.how_to_split(experiments.TABLES["smollm2"], seeds=[0])
     calls = [(part.split(" (")[0], int(part.split(" (")[1].split(" min")[0]))
-             for part in advice.split("in this order: ")[1].split("; e.g.")[0].split(", --")]
+             for part in advice.split("in this order: ")[1].split("; next:")[0].split(", --")]
     flags = [f if f.startswith("--") else "--" + f for f, _ in calls]
     assert all(minutes <= 60 for _, minutes in calls)
     main = [f for f in flags if "--init copy --grids language-modeling/bible-lm --strategies" in f]
