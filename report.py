@@ -245,7 +245,8 @@ def verdict(init, score, differences, name):
     matching = [means[s] for s in MATCHING if s in means]
     if len(matching) < 2:
         return None
-    text = f"{init} init: matching strategies span {max(matching) - min(matching):.1f} {name} points"
+    unit = name.split(" (")[0]  # "perplexity (lower is better)" reads as "perplexity" mid-sentence
+    text = f"{init} init: matching strategies span {max(matching) - min(matching):.1f} {unit} points"
     if "none" in means:
         text += f"; no matching scores {means['none']:.1f} vs {min(matching):.1f}-{max(matching):.1f} with matching"
     seeds = max(map(len, differences.values()), default=0)

@@ -565,6 +565,13 @@ def test_language_modeling_table_is_perplexity_as_it_is(project):
     assert "| random | none | 145.0 ± 7.1 | 140.0 / 150.0 | 22.0 ± 2.8 |" in tables
 
 
+def test_a_verdict_names_the_unit_without_the_metrics_direction():
+    """'span 3.5 perplexity points', not 'span 3.5 perplexity (lower is better) points'."""
+    score = {("none", 0): 140.0, ("forward", 0): 120.0, ("reverse", 0): 123.5}
+    text = report.verdict("random", score, {"reverse": [3.5]}, "perplexity (lower is better)")
+    assert text.startswith("random init: matching strategies span 3.5 perplexity points; no matching scores 140.0")
+
+
 def test_readme_gets_the_claims_at_a_glance_and_the_tables_list_between_its_markers(project):
     (project / "README.md").write_text("intro\n<!-- claims:begin -->\nold\n<!-- claims:end -->\n"
                                        "<!-- tables:begin -->\n<!-- tables:end -->\ntail\n")
