@@ -887,6 +887,10 @@ def readme_blocks():
     return blocks
 
 
+READING = ("A score's ± is its standard deviation over seeds; 'minus forward, paired' is the mean ± standard "
+           "deviation of each seed's score minus forward matching's at that seed (same data order).")
+
+
 def report(t):
     """Write results/<t.name>/: tables.md (the markdown also printed), runs.csv and runs.json."""
     local, kept = table_runs(t.name)
@@ -896,7 +900,7 @@ def report(t):
     results = Path("results", t.name)
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
-    lines = [f"Table `{t.name}`, made by `bash run_all.sh {t.name}`. {scale}", ""]
+    lines = [f"Table `{t.name}`, made by `bash run_all.sh {t.name}`. {scale}", "", READING, ""]
     lines += committed_note(t.name, kept)
     with_borrowed = runs + borrowed_runs(t)
     lines += section_grid(runs, "classification", "Table 1, classification")

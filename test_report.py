@@ -561,6 +561,7 @@ def test_language_modeling_table_is_perplexity_as_it_is(project):
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "### Decoder-only students: synth-sentiment" in tables
     assert "dev perplexity (lower is better) (best)" in tables
+    assert "\n\nA score's ± is its standard deviation over seeds; 'minus forward, paired' is the mean ±" in tables
     assert "| random | forward | 123.0 ± 4.2 | 120.0 / 126.0 | - |" in tables  # not scaled by 100
     assert "| random | none | 145.0 ± 7.1 | 140.0 / 150.0 | 22.0 ± 2.8 |" in tables
 
