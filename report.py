@@ -887,8 +887,12 @@ def readme_blocks():
     return blocks
 
 
-READING = ("A score's ± is its standard deviation over seeds; 'minus forward, paired' is the mean ± standard "
-           "deviation of each seed's score minus forward matching's at that seed (same data order).")
+def spread_legend(lines):
+    """What a table's ± means; the paired column's clause only where the table has that column."""
+    paired = any("minus forward, paired" in line for line in lines)
+    return ("A score's ± is its standard deviation over seeds" + (
+        "; 'minus forward, paired' is the mean ± standard deviation of each seed's score minus forward "
+        "matching's at that seed (same data order)" if paired else "") + ".")
 
 
 def report(t):
@@ -900,8 +904,7 @@ def report(t):
     results = Path("results", t.name)
     results.mkdir(parents=True, exist_ok=True)
     scale = runs[0].get("scale") or ("Paper setup (hub models and data)." if not runs[0]["offline"] else "")
-    lines = [f"Table `{t.name}`, made by `bash run_all.sh {t.name}`. {scale}", "", READING, ""]
-    lines += committed_note(t.name, kept)
+    lines = committed_note(t.name, kept)
     with_borrowed = runs + borrowed_runs(t)
     lines += section_grid(runs, "classification", "Table 1, classification")
     lines += section_grid(runs, "generation", "Table 2, generation")
@@ -919,7 +922,8 @@ def report(t):
     lines += section_related(runs)
     lines += section_claims(t, runs)
     lines += section_angles(t.name)
-    markdown = "\n".join(lines)
+    header = [f"Table `{t.name}`, made by `bash run_all.sh {t.name}`. {scale}", "", spread_legend(lines), ""]
+    markdown = "\n".join(header + lines)
     (results / "tables.md").write_text(markdown + "\n")
     write_machine_readable(runs, results)
     return markdown

@@ -104,6 +104,7 @@ def test_crild_claims_say_undecided_when_seeds_disagree(project):
     run_report("crild", "--no-readme")
     tables = (project / "results" / "crild" / "tables.md").read_text()
     assert "| clean inputs | +4.0 ± 0.6 SE | agrees |" in tables
+    assert "\n\nA score's ± is its standard deviation over seeds.\n" in tables  # no paired column here
     assert "help last-layer matching (Ko et al. 2023) | - | -0.3 ± 1.5 SE | undecided |" in tables
     assert "helps further (CR-ILD) (Ko et al. 2023) | - | -3.7 ± 0.7 SE | disagrees |" in tables
 
