@@ -513,9 +513,11 @@ def section_ablation(runs, table, title, column, value, base="classification"):
     seeds = sorted({r["seed"] for r in ablation})
     scale = score_scale(chosen[0])
     split = next(iter(chosen[0]["metrics"]))  # the score's split: dev, or MNLI's dev-matched
+    paired_column = any(r["strategy"] == "forward" for r in chosen)  # with no forward rows, nothing pairs
+    header = [column, "init", "strategy", f"{split} {metric_name(chosen[0])}",
+              f"per seed ({', '.join(map(str, seeds))})"] + ["minus forward, paired"] * paired_column
     lines = [f"### {title} {in_brackets([chosen[0]['task'], schedule(chosen), f'seeds {seeds}'])}", "",
-             f"| {column} | init | strategy | {split} {metric_name(chosen[0])} | per seed ({', '.join(map(str, seeds))}) "
-             "| minus forward, paired |", "|---|---|---|---|---|---|"]
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     verdicts = []
     for group_value in sorted({value(r) for r in chosen}):
         for init in ("random", "copy"):
@@ -526,7 +528,8 @@ def section_ablation(runs, table, title, column, value, base="classification"):
             differences = paired_differences(score)
             for strategy in (s for s in STRATEGIES if any(r["strategy"] == s for r in group)):
                 mean, per_seed, paired = seed_cells(score, differences, strategy, seeds)
-                lines.append(f"| {group_value} | {init} | {strategy} | {mean} | {per_seed} | {paired} |")
+                cells = [group_value, init, strategy, mean, per_seed] + [paired] * paired_column
+                lines.append("| " + " | ".join(map(str, cells)) + " |")
             verdicts.append(verdict(f"{column} {group_value}, {init}", score, differences, metric_name(group[0])))
             verdicts += [f"{column} {group_value}: {note}" for note in same_pairs_notes(group)]
     verdicts += majority_class_notes(chosen)
