@@ -328,7 +328,8 @@ def student_loss(run, batch, teacher_outputs, loss):
 
         a_ce * CE(gold) + a_kl * KL(teacher || student) + a_hid * L_hid   (+ the related studies' terms)
 
-    CE alone while the teacher itself is fine-tuned (teacher_outputs None).
+    CE alone (teacher_outputs None) while the teacher itself is fine-tuned, and where no term reads
+    the teacher (reads_teacher).
     """
     on_clean_batch = teacher_outputs is not None and loss.supplementary == "none"
     matches_hidden = on_clean_batch and loss.objective == "hidden" and any(run.pairs.values())
@@ -482,13 +483,19 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
     progress.close()
 
 
+def reads_teacher(runs, loss):
+    """Whether a step's loss reads the teacher: its KL, CR-ILD's consistency, or a matched pair. CE alone
+    (--a-kl 0, strategy none) skips the teacher's pass, the larger part of a small student's step."""
+    return loss.weights["kl"] > 0 or loss.weights["ic"] > 0 or any(any(run.pairs.values()) for run in runs)
+
+
 def backward(runs, group, teacher, loss, accumulation, ramp, bf16, device):
     """The gradients of one optimiser step: `accumulation` batches of the group's stream (--grad-accumulation),
     each student's loss on each divided by their number (their mean); one teacher pass per batch."""
     for _ in range(accumulation):
         batch = data.to_device(next(group["batches"]), device)
         teacher_outputs = None
-        if teacher is not None and runs:
+        if teacher is not None and runs and reads_teacher(runs, loss):
             # the teacher never holds gradients. no_grad, not inference_mode: as fast here (measured),
             # and a loss that saves a teacher tensor for backward (a matmul with a student tensor) works
             with torch.no_grad(), autocast(device, bf16):

@@ -163,6 +163,34 @@ def test_every_strategy_trains_and_the_loss_goes_down(model_type, strategy):
     assert seen[-1] < seen[0]
 
 
+def test_ce_alone_never_runs_the_teacher_and_trains_the_same_bits(monkeypatch):
+    """--a-kl 0 without matching (smollm2's no-teacher grid) is CE alone: the teacher's forward pass,
+    several times a small student's, is skipped, and the student is what it was with the pass (its KL
+    weighted 0); with a KL weight the pass runs every step."""
+    teacher = tiny_model("llama", layers=4)
+    calls = []
+    teacher.register_forward_pre_hook(lambda module, inputs: calls.append(1))
+    rows = [{"input_ids": ids, "labels": ids} for ids in torch.randint(5, 60, (8, 6)).tolist()]
+
+    def trained(a_kl):
+        calls.clear()
+        args = lm_args("--batch-size", "4", "--a-kl", a_kl)
+        run = make_run(teacher, args, "random", "none")
+        plan = {**cli.schedule(args, len(rows), "student"), "steps": 2, "eval_steps": set()}
+        distill.train([run], teacher, {"train": rows, "dev": {}}, {"kind": "language-modeling"}, PAD, args, plan,
+                      cli.loss_settings(args, "student"), desc="test")
+        return run, len(calls)
+
+    (ce_alone, ce_calls), (with_kl, kl_calls) = trained("0"), trained("1")
+    assert (ce_calls, kl_calls) == (0, 2)
+    assert ce_alone.log[-1].keys() == {"step", "ce"} and with_kl.log[-1].keys() == {"step", "ce", "kl"}
+    monkeypatch.setattr(distill, "reads_teacher", lambda runs, loss: True)
+    forced, forced_calls = trained("0")
+    assert forced_calls == 2 and forced.log[-1].keys() == {"step", "ce", "kl"}
+    for (name, a), b in zip(ce_alone.model.named_parameters(), forced.model.parameters()):
+        assert torch.equal(a, b), name
+
+
 # ------------------------------------------------------------------ LoRA students
 def test_a_lora_student_trains_adapters_only_and_saves_as_a_plain_model(tmp_path):
     teacher = tiny_model("llama", layers=4)
