@@ -350,7 +350,7 @@ def smollm2():
                  grids=[Grid("language-modeling/bible-lm", seconds=3700),
                         *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1500, "none,forward",
                                students={"copy": SMOLLM2_SHAPE}) for blocks in ("lower", "upper")],
-                        Grid("no-teacher/ce-alone", ["--a-kl", "0"], 1500, "none",
+                        Grid("no-teacher/ce-alone", ["--a-kl", "0"], 950, "none",
                              students={"copy,random": SMOLLM2_SHAPE})],
                  requirements="requirements-smollm2.txt", claims=claims)
 
