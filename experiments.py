@@ -348,7 +348,7 @@ def smollm2():
                  # one job per init (not "copy,random": ten students in one job would be two hours)
                  students={"copy": SMOLLM2_SHAPE, "random": SMOLLM2_SHAPE},
                  grids=[Grid("language-modeling/bible-lm", seconds=3700),
-                        *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1500, "none,forward",
+                        *[Grid(f"copied-blocks/{blocks}", ["--copy-from", blocks], 1600, "none,forward",
                                students={"copy": SMOLLM2_SHAPE}) for blocks in ("lower", "upper")],
                         Grid("no-teacher/ce-alone", ["--a-kl", "0"], 950, "none",
                              students={"copy,random": SMOLLM2_SHAPE})],
