@@ -89,7 +89,9 @@ def committed_rows(name):
     """The rows of the committed results/<name>/runs.json (none if it has none), each with every
     kept setting (rows written before a setting was kept have its default)."""
     saved = Path("results", name, "runs.json")
-    return [{**setting_defaults(), **r} for r in json.loads(saved.read_text())] if saved.exists() else []
+    # Missing settings go after the row's own keys, so that writing the rows back keeps their order.
+    return [{**r, **{k: v for k, v in setting_defaults().items() if k not in r}}
+            for r in json.loads(saved.read_text())] if saved.exists() else []
 
 
 def committed_runs(name, local):

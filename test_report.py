@@ -328,6 +328,9 @@ def test_tables_rebuild_from_the_committed_rows_alone(project):
     run_report("offline", "--no-readme")
     tables = (project / "results" / "offline" / "tables.md").read_text()
     assert "not run under `runs/offline`: 2 runs" in tables and "| random | none | 60.0 | 60.0 | -10.0 |" in tables
+    # the rows written back keep their keys' order: a rebuild leaves a committed runs.json's diff clean
+    saved = json.loads((project / "results" / "offline" / "runs.json").read_text())
+    assert [[key for key in r if key in rows[0]] for r in saved] == [list(rows[0])] * 2
 
 
 def test_rows_read_from_another_teacher_are_named(project):
