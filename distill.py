@@ -311,11 +311,16 @@ class TeacherOutputs:
     mixed_attention: dict | None = None
 
 
+def any_matched(runs):
+    """Whether any student of the group matches a layer pair (a strategy other than none)."""
+    return any(any(run.pairs.values()) for run in runs)
+
+
 def teacher_pass(teacher, batch, runs, loss, mixing_rng, ramp):
     """The teacher's outputs on the batch (call it under no_grad), with its side of the related studies' terms."""
     blocks = sorted({t for run in runs for t in related.attention_blocks(run.pairs.get("encoder", []), "teacher",
                                                                          loss.objective)})
-    matched = any(any(run.pairs.values()) for run in runs)
+    matched = any_matched(runs)
     with related.capture_attention(teacher, [] if loss.supplementary == "mixup" else blocks) as attention:
         outputs = teacher(**data.model_inputs(batch), output_hidden_states=matched)
     hidden = families.hidden_states(outputs, teacher.config) if matched else None
@@ -486,7 +491,7 @@ def train(runs, teacher, rows, task, tokenizer, settings, stage, loss, desc, che
 def reads_teacher(runs, loss):
     """Whether a step's loss reads the teacher: its KL, CR-ILD's consistency, or a matched pair. CE alone
     (--a-kl 0, strategy none) skips the teacher's pass, the larger part of a small student's step."""
-    return loss.weights["kl"] > 0 or loss.weights["ic"] > 0 or any(any(run.pairs.values()) for run in runs)
+    return loss.weights["kl"] > 0 or loss.weights["ic"] > 0 or any_matched(runs)
 
 
 def backward(runs, group, teacher, loss, accumulation, ramp, bf16, device):
